@@ -1,0 +1,165 @@
+"""The spec loader: bundled specs resolve, and every kind of bad input names file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hypermodels.space import FixedParam, FloatParam, IntParam
+from sweeps.errors import SpecError
+from sweeps.spec import Direction, TunerKind, bundled_specs, load_spec, parse_spec
+
+MINIMAL = "data: {name: mnist}\nhypermodel: mlp\n"
+
+
+def error_of(text: str, overrides: tuple[str, ...] = ()) -> str:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "my.yaml", overrides)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(bundled_specs()))
+def test_bundled_specs_load(name: str) -> None:
+    spec = load_spec(name)
+    assert spec.name == name
+    assert spec.source == f"{name}.yaml (bundled)"
+    assert set(spec.search_space) == {"depth", "units", "dropout", "learning_rate"}
+
+
+def test_minimal_spec_takes_hypermodel_defaults() -> None:
+    spec = parse_spec(MINIMAL, "my.yaml", default_name="my")
+    assert spec.name == "my"
+    assert spec.tracking.experiment == "my"
+    assert spec.search_space["units"] == IntParam(128, 1024, 128)
+    assert spec.tuner.kind is TunerKind.HYPERBAND
+    assert spec.tuner.max_trials is None  # Hyperband runs its whole plan
+    assert spec.objective.metric == "val_accuracy"
+    assert spec.objective.direction is Direction.MAX
+
+
+def test_partial_override_keeps_default_type_and_other_keys() -> None:
+    spec = parse_spec(MINIMAL + "search_space: {units: {max: 2048}, dropout: 0.25}\n", "my.yaml")
+    assert spec.search_space["units"] == IntParam(128, 2048, 128)
+    assert spec.search_space["dropout"] == FixedParam(0.25)
+
+
+def test_set_overrides_are_typed_as_yaml() -> None:
+    spec = load_spec("mnist_mlp", ["data.subset=500", "search_space.learning_rate.max=0.01",
+                                   "training.early_stopping.min_delta=1e-3"])
+    assert spec.data.subset == 500
+    assert spec.search_space["learning_rate"] == FloatParam(3e-4, 0.01, log=True)
+    assert spec.training.early_stopping.min_delta == 0.001
+
+
+def test_tuner_max_trials_applies_to_the_chosen_kind() -> None:
+    spec = load_spec("mnist_mlp", ["tuner.kind=random", "tuner.max_trials=3"])
+    assert spec.tuner.kind is TunerKind.RANDOM
+    assert spec.tuner.max_trials == 3
+    assert spec.tuner.settings[TunerKind.BAYESIAN]["max_trials"] == 20
+
+
+def test_loss_objective_infers_min() -> None:
+    spec = parse_spec(MINIMAL + "objective: {metric: val_loss}\n", "my.yaml")
+    assert spec.objective.direction is Direction.MIN
+
+
+def test_resolved_spec_round_trips_through_yaml() -> None:
+    import yaml
+
+    spec = load_spec("mnist_mlp", ["data.subset=1000"])
+    again = parse_spec(yaml.safe_dump(spec.to_dict()), "resolved.yaml")
+    assert again.to_dict() == spec.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("data: [", "my.yaml: not valid YAML at line"),
+        ("- 1\n- 2\n", "my.yaml: (top level): expected a mapping of spec keys, got a list"),
+        ("hypermodel: mlp\n", "my.yaml: data: is required but missing"),
+        ("data: {name: mnist}\n", "my.yaml: hypermodel: is required but missing"),
+        (MINIMAL + "trainig: {}\n", 'my.yaml: trainig: unknown key (did you mean "training"?)'),
+        ("data: {name: mnsit}\nhypermodel: mlp\n",
+         'my.yaml: data.name: expected one of mnist, fashion_mnist, got "mnsit" (did you mean "mnist"?)'),
+        ("data: {name: mnist, subset: 5}\nhypermodel: mlp\n",
+         "my.yaml: data.subset: expected an integer >= 20 or null, got 5"),
+        ("data: {name: mnist, validation_split: 0.9}\nhypermodel: mlp\n",
+         "my.yaml: data.validation_split: expected a number > 0.0 and <= 0.5, got 0.9"),
+        ("data: {name: mnist}\nhypermodel: cnn\n",
+         'my.yaml: hypermodel.name: expected one of mlp, got "cnn"'),
+        (MINIMAL.replace("mlp", "{name: mlp, options: {units_per_layer: 3}}"),
+         "my.yaml: hypermodel.options.units_per_layer: expected bool like the default true, got 3"),
+        (MINIMAL + "search_space: {unit: {type: int, min: 1, max: 2}}\n",
+         'my.yaml: search_space.unit: not a hyperparameter of this hypermodel (did you mean "units"?)'),
+        (MINIMAL + "search_space: {units: {type: int, min: 64, max: big}}\n",
+         'my.yaml: search_space.units.max: expected an integer, got "big"'),
+        (MINIMAL + "search_space: {units: {type: int, min: 64, max: 32}}\n",
+         "my.yaml: search_space.units.max: expected an integer >= min (64), got 32"),
+        (MINIMAL + "search_space: {learning_rate: {min: 0.0}}\n",
+         "my.yaml: search_space.learning_rate.min: expected a number > 0 when log is true, got 0.0"),
+        (MINIMAL + "search_space: {learning_rate: {step: 0.1}}\n",
+         "my.yaml: search_space.learning_rate.step: expected no step when log is true"),
+        (MINIMAL + "search_space: {units: {type: choice, values: []}}\n",
+         "my.yaml: search_space.units.values: expected a non-empty list of numbers or strings, got a list"),
+        (MINIMAL + "search_space: {units: {type: integer}}\n",
+         'my.yaml: search_space.units.type: expected one of int, float, choice, fixed, got "integer"'),
+        (MINIMAL + "search_space: {units: [1, 2]}\n",
+         "my.yaml: search_space.units: expected a mapping with `type`"),
+        (MINIMAL + "tuner: {kind: grid}\n",
+         'my.yaml: tuner.kind: expected one of hyperband, random, bayesian, got "grid"'),
+        (MINIMAL + "tuner: {hyperband: {factor: 1}}\n",
+         "my.yaml: tuner.hyperband.factor: expected an integer >= 2, got 1"),
+        (MINIMAL + "tuner: {random: {max_trial: 3}}\n",
+         'my.yaml: tuner.random.max_trial: unknown key (did you mean "max_trials"?)'),
+        (MINIMAL + "objective: {metric: val_acc}\n",
+         'my.yaml: objective.metric: expected one of val_accuracy, val_loss, accuracy, loss, got "val_acc" (did you mean "val_accuracy"?)'),
+        (MINIMAL + "training: {batch_size: 0}\n",
+         "my.yaml: training.batch_size: expected an integer >= 1, got 0"),
+        (MINIMAL + "training: {max_epochs: true}\n",
+         "my.yaml: training.max_epochs: expected an integer >= 1, got true"),
+        (MINIMAL + "training: {lr_schedule: {decay_per: steps}}\n",
+         "my.yaml: training.lr_schedule.decay_steps: is required but missing"),
+        (MINIMAL + "training: {lr_schedule: {decay_steps: 100}}\n",
+         "my.yaml: training.lr_schedule.decay_steps: is only used with decay_per: steps"),
+        (MINIMAL + "training: {early_stopping: {patience: -1}}\n",
+         "my.yaml: training.early_stopping.patience: expected an integer >= 0, got -1"),
+        (MINIMAL + "seed: 1.5\n", "my.yaml: seed: expected an integer >= 0, got 1.5"),
+        (MINIMAL + "tracking: {experiment: ''}\n",
+         'my.yaml: tracking.experiment: expected a non-empty string, got ""'),
+    ],
+)
+def test_bad_spec_names_file_key_expected_and_found(text: str, expected: str) -> None:
+    message = error_of(text)
+    assert message.startswith(expected), message
+    assert "\n" not in message.strip() or "not valid YAML" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.subsett=5", 'my.yaml: data.subsett: unknown key (did you mean "subset"?)'),
+        ("training.max_epochs=ten", 'my.yaml: training.max_epochs: expected an integer >= 1, got "ten"'),
+        ("noequals", 'my.yaml: --set expects dotted.key=value, got "noequals"'),
+        ("data.name.x=1", 'my.yaml: data.name: --set data.name.x=1: data.name is "mnist", not a mapping'),
+    ],
+)
+def test_bad_override_is_reported_like_the_file(override: str, expected: str) -> None:
+    message = error_of(MINIMAL, (override,))
+    assert message.startswith(expected), message
+    if "=" in override and not message.startswith("my.yaml: data.name"):
+        assert message.endswith(f"(set by --set {override})")
+
+
+def test_missing_file_and_unknown_bundled_name(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"nope\.yaml: cannot read the file"):
+        load_spec(str(tmp_path / "nope.yaml"))
+    with pytest.raises(SpecError, match=r'mnist_mpl: no such spec file.*did you mean "mnist_mlp"'):
+        load_spec("mnist_mpl")
+
+
+def test_yaml_is_read_safely(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("!!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(str(path))
