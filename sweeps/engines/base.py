@@ -1,0 +1,89 @@
+"""What every engine offers the runner, and the training pieces all engines share."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hypermodels import BuildContext, Hypermodel
+from sweeps.events import SweepObserver
+from sweeps.spec import SweepSpec
+
+if TYPE_CHECKING:
+    import keras
+
+    from sweeps.data import Dataset
+
+__all__ = ["Engine", "build_context", "training_callbacks"]
+
+
+class Engine(ABC):
+    """Turns a spec into trials, reporting each through ``observer``.
+
+    An engine trains with :func:`training_callbacks` in every trial and reports trial ids
+    that :meth:`load_model` accepts.
+    """
+
+    #: The name tracking records as the sweep's engine tag.
+    name: str
+
+    def __init__(
+        self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
+        observer: SweepObserver, work_dir: Path,
+    ) -> None:
+        self.spec = spec
+        self.hypermodel = hypermodel
+        self.context = context
+        self.observer = observer
+        self.work_dir = work_dir
+
+    @property
+    @abstractmethod
+    def planned_trials(self) -> int | None:
+        """How many trials the search will run, if the engine can tell in advance."""
+
+    @abstractmethod
+    def search(self, data: Dataset) -> None:
+        """Run every trial; returns when the search is done."""
+
+    @abstractmethod
+    def load_model(self, trial_id: str) -> keras.Model:
+        """The trained model of a completed trial, at its best epoch."""
+
+
+def build_context(spec: SweepSpec, input_shape: tuple[int, ...], num_classes: int,
+                  train_size: int) -> BuildContext:
+    """The hypermodel's build context; resolves the schedule's ``decay_per: epoch``."""
+    schedule = spec.training.lr_schedule
+    if schedule.decay_per == "epoch":
+        decay_steps = math.ceil(train_size / spec.training.batch_size)
+    else:
+        assert schedule.decay_steps is not None  # the loader requires it for "steps"
+        decay_steps = schedule.decay_steps
+    return BuildContext(
+        input_shape=input_shape, num_classes=num_classes, decay_steps=decay_steps,
+        decay_rate=schedule.decay_rate, staircase=schedule.staircase,
+    )
+
+
+def training_callbacks(spec: SweepSpec) -> list[Any]:
+    """The callbacks of every trial: EarlyStopping as the spec says, and TerminateOnNaN."""
+    import keras
+
+    es = spec.training.early_stopping
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+            mode="min" if es.monitor.endswith("loss") else "max",
+            restore_best_weights=es.restore_best_weights,
+        ),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def model_summary(model: Any) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return "\n".join(lines)

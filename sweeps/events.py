@@ -1,0 +1,141 @@
+"""What engines report while a sweep runs, and the observer interface that receives it.
+
+Engines know nothing of MLflow or the console: they call a :class:`SweepObserver`, and the
+runner hands them one that fans out to tracking (MLflow runs) and the console. The events
+arrive in this order for each trial::
+
+    trial_started → model_built → epoch_ended × epochs → trial_ended
+
+``model_built`` carries the hyperparameters because define-by-run spaces (keras-tuner's
+conditional scopes, Optuna) only know every value once the model has been built. A trial
+that fails before its model is built goes straight from ``trial_started`` to ``trial_ended``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "TrialStatus",
+    "SweepStarted",
+    "TrialStarted",
+    "ModelBuilt",
+    "EpochEnded",
+    "TrialEnded",
+    "SweepEnded",
+    "SweepObserver",
+    "Broadcast",
+]
+
+
+class TrialStatus(str, enum.Enum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    PRUNED = "PRUNED"
+    KILLED = "KILLED"
+
+
+@dataclass(frozen=True)
+class SweepStarted:
+    spec: Any  # sweeps.spec.SweepSpec; typed loosely to keep this module import-free
+    engine: str
+    #: How many trials the engine plans (Hyperband's plan, or max_trials); None if open-ended.
+    planned_trials: int | None
+    data_source: str
+    data_sizes: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    trial_id: str
+    number: int
+    #: Engine-specific facts worth a tag, e.g. ``hyperband.bracket``.
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: The trial this one continues training from (Hyperband's later rounds).
+    continues: str | None = None
+    initial_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class ModelBuilt:
+    trial_id: str
+    params: Mapping[str, Any]
+    param_count: int
+    summary: str
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    trial_id: str
+    epoch: int
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    trial_id: str
+    status: TrialStatus
+    #: The best value of the objective over the trial's epochs (None if it never reported).
+    objective: float | None
+    epochs_run: int
+    wall_time_s: float
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepEnded:
+    best_trial_id: str | None
+    best_objective: float | None
+    test_metrics: Mapping[str, float]
+    #: The best trial's trained Keras model, for tracking to save; None if no trial completed.
+    best_model: Any = None
+
+
+class SweepObserver:
+    """Receives a sweep's events. Every method is a no-op here; override what you need."""
+
+    def sweep_started(self, event: SweepStarted) -> None: ...
+
+    def trial_started(self, event: TrialStarted) -> None: ...
+
+    def model_built(self, event: ModelBuilt) -> None: ...
+
+    def epoch_ended(self, event: EpochEnded) -> None: ...
+
+    def trial_ended(self, event: TrialEnded) -> None: ...
+
+    def sweep_ended(self, event: SweepEnded) -> None: ...
+
+
+class Broadcast(SweepObserver):
+    """Passes every event to several observers, in order."""
+
+    def __init__(self, observers: Sequence[SweepObserver]) -> None:
+        self.observers = list(observers)
+
+    def sweep_started(self, event: SweepStarted) -> None:
+        for observer in self.observers:
+            observer.sweep_started(event)
+
+    def trial_started(self, event: TrialStarted) -> None:
+        for observer in self.observers:
+            observer.trial_started(event)
+
+    def model_built(self, event: ModelBuilt) -> None:
+        for observer in self.observers:
+            observer.model_built(event)
+
+    def epoch_ended(self, event: EpochEnded) -> None:
+        for observer in self.observers:
+            observer.epoch_ended(event)
+
+    def trial_ended(self, event: TrialEnded) -> None:
+        for observer in self.observers:
+            observer.trial_ended(event)
+
+    def sweep_ended(self, event: SweepEnded) -> None:
+        for observer in self.observers:
+            observer.sweep_ended(event)
