@@ -1,0 +1,90 @@
+"""The MLflow layout, written from engine events into a real sqlite store."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeps.errors import TrackingError
+from sweeps.events import EpochEnded, ModelBuilt, SweepEnded, SweepStarted, TrialEnded, TrialStarted, TrialStatus
+from sweeps.spec import load_spec
+from tracking import KIND_TAG, PARENT_TAG, MlflowTracker
+
+
+def start(tracker: MlflowTracker) -> None:
+    tracker.sweep_started(SweepStarted(
+        spec=load_spec("mnist_mlp"), engine="test", planned_trials=2, data_source="here",
+        data_sizes={"train": 10, "validation": 2, "test": 3},
+    ))
+
+
+def run_trial(tracker: MlflowTracker, trial_id: str, epochs: int, status=TrialStatus.COMPLETED,
+              continues: str | None = None) -> None:
+    tracker.trial_started(TrialStarted(trial_id, int(trial_id) + 1, tags={"hyperband.round": "0"},
+                                       continues=continues))
+    tracker.model_built(ModelBuilt(trial_id, {"depth": 1, "units_0": 32}, 1234, "summary text"))
+    for epoch in range(epochs):
+        tracker.epoch_ended(EpochEnded(trial_id, epoch, {
+            "loss": 1.0 / (epoch + 1), "val_loss": 1.1 / (epoch + 1),
+            "accuracy": 0.5 + epoch / 10, "val_accuracy": 0.4 + epoch / 10, "learning_rate": 0.1}))
+    tracker.trial_ended(TrialEnded(trial_id, status, 0.4 + (epochs - 1) / 10 if epochs else None,
+                                   epochs, 1.5, message="boom" if status is TrialStatus.FAILED else None))
+
+
+def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
+    tracker = MlflowTracker(tracking_uri, "exp")
+    start(tracker)
+    run_trial(tracker, "0", 3)
+    run_trial(tracker, "1", 2, continues="0")
+    run_trial(tracker, "2", 1, status=TrialStatus.FAILED)
+    tracker.sweep_ended(SweepEnded("0", 0.6, {"test_accuracy": 0.5, "test_loss": 0.9}))
+
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([tracker.experiment_id])
+    parent = [r for r in runs if r.data.tags[KIND_TAG] == "sweep"]
+    trials = {r.data.tags["sweeps.trial_id"]: r for r in runs if r.data.tags[KIND_TAG] == "trial"}
+    assert len(parent) == 1 and len(trials) == 3
+    parent_run = parent[0]
+    assert parent_run.info.status == "FINISHED"
+    assert parent_run.data.metrics["test_accuracy"] == 0.5
+    assert parent_run.data.metrics["trials_completed"] == 2
+    assert parent_run.data.metrics["trials_failed"] == 1
+    assert parent_run.data.tags["sweeps.best_run_id"] == trials["0"].info.run_id
+    assert parent_run.data.params["tuner"] == "hyperband"
+    assert [a.path for a in client.list_artifacts(parent_run.info.run_id)] == ["spec.yaml"]
+    for trial_id, run in trials.items():
+        assert run.data.tags[PARENT_TAG] == parent_run.info.run_id
+        assert run.data.params == {"depth": "1", "units_0": "32"}
+        assert run.data.metrics["param_count"] == 1234
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == {
+            "learning_curves.png", "model_summary.txt"}
+    history = client.get_metric_history(trials["0"].info.run_id, "val_loss")
+    assert [m.step for m in history] == [0, 1, 2]
+    assert trials["0"].data.metrics["epochs_run"] == 3
+    assert trials["0"].data.metrics["best_val_accuracy"] == pytest.approx(0.6)
+    assert trials["1"].data.tags["sweeps.continues_run_id"] == trials["0"].info.run_id
+    assert trials["2"].info.status == "FAILED"
+    assert trials["2"].data.tags["sweeps.error"] == "boom"
+    assert trials["2"].data.tags["sweeps.trial_status"] == "FAILED"
+
+
+def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
+    tracker = MlflowTracker(tracking_uri, "exp")
+    start(tracker)
+    run_trial(tracker, "0", 1)
+    tracker.trial_started(TrialStarted("1", 2))
+    tracker.epoch_ended(EpochEnded("1", 0, {"loss": 1.0}))
+    tracker.close(TrialStatus.KILLED)
+    tracker.close(TrialStatus.KILLED)  # idempotent
+    statuses = {r.info.run_name: r.info.status
+                for r in MlflowClient(tracking_uri).search_runs([tracker.experiment_id])}
+    assert statuses.pop("trial-001") == "FINISHED"
+    assert statuses.pop("trial-002") == "KILLED"
+    assert list(statuses.values()) == ["KILLED"]  # the sweep run
+
+
+def test_deleted_experiment_is_a_clear_error(tracking_uri: str) -> None:
+    client = MlflowClient(tracking_uri)
+    client.delete_experiment(client.create_experiment("gone"))
+    with pytest.raises(TrackingError, match="experiment 'gone' .* is deleted; restore it"):
+        MlflowTracker(tracking_uri, "gone")

@@ -1,0 +1,232 @@
+"""The MLflow layout of a sweep, written from the engine's trial events.
+
+One parent run per sweep (resolved spec as ``spec.yaml``, sweep-level params and tags, test
+metrics and the best model at the end) and one nested run per trial (hyperparameters as
+params, every epoch's metrics at ``step=epoch``, final metrics, model summary and learning
+curves). Runs are ended by :meth:`MlflowTracker.close` whatever happens, so none is left
+``RUNNING`` when the command exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sweeps.errors import TrackingError
+from sweeps.events import (
+    EpochEnded,
+    ModelBuilt,
+    SweepEnded,
+    SweepObserver,
+    SweepStarted,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
+from tracking import plots
+
+__all__ = ["MlflowTracker", "PARENT_TAG", "KIND_TAG"]
+
+_log = logging.getLogger(__name__)
+
+PARENT_TAG = "mlflow.parentRunId"  # what the MLflow UI nests runs by
+KIND_TAG = "sweeps.kind"  # "sweep" or "trial"
+_RUN_STATUS = {
+    TrialStatus.COMPLETED: "FINISHED",
+    TrialStatus.FAILED: "FAILED",
+    TrialStatus.PRUNED: "FINISHED",  # pruning is a normal end; the trial_status tag tells
+    TrialStatus.KILLED: "KILLED",
+}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MlflowTracker(SweepObserver):
+    """Writes a sweep into an MLflow experiment through ``MlflowClient``.
+
+    The client API (explicit run ids) rather than the fluent one: the sweep run and the
+    trial runs are open at the same time, and nothing depends on a global active run.
+    """
+
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        try:
+            found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                self.experiment_id = self.client.create_experiment(experiment)
+            elif found.lifecycle_stage != "active":
+                raise TrackingError(
+                    f"MLflow experiment {experiment!r} at {tracking_uri} is deleted; restore "
+                    f"it (mlflow experiments restore --experiment-id {found.experiment_id}) "
+                    "or pick another name with --experiment"
+                )
+            else:
+                self.experiment_id = found.experiment_id
+        except MlflowException as exc:
+            raise TrackingError(f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
+        self.experiment = experiment
+        #: The sweep's parent run; stays set after the sweep ends, for summaries.
+        self.parent_run_id: str | None = None
+        self._parent_open = False
+        self._trial_runs: dict[str, str] = {}
+        self._open_trials: set[str] = set()
+        self._history: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self._objective = "val_accuracy"
+        self._counts: dict[TrialStatus, int] = defaultdict(int)
+
+    # -- sweep -------------------------------------------------------------------------
+    def sweep_started(self, event: SweepStarted) -> None:
+        spec = event.spec
+        self._objective = spec.objective.metric
+        tags = {
+            KIND_TAG: "sweep",
+            "sweeps.sweep": spec.name,
+            "sweeps.engine": event.engine,
+            "sweeps.tuner": spec.tuner.kind.value,
+            "sweeps.dataset": spec.data.name,
+            "sweeps.hypermodel": spec.hypermodel.name,
+            "sweeps.objective": f"{spec.objective.metric} ({spec.objective.direction.value})",
+            "sweeps.data_source": event.data_source,
+            "mlflow.note.content": spec.description,
+        }
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"{spec.name}-{spec.tuner.kind.value}-{time.strftime('%Y%m%d-%H%M%S')}",
+            tags=tags,
+        )
+        self.parent_run_id = run.info.run_id
+        self._parent_open = True
+        params = {
+            "engine": event.engine, "tuner": spec.tuner.kind.value, "dataset": spec.data.name,
+            "hypermodel": spec.hypermodel.name, "objective": spec.objective.metric,
+            "direction": spec.objective.direction.value,
+            "planned_trials": event.planned_trials, "max_epochs": spec.training.max_epochs,
+            "batch_size": spec.training.batch_size, "seed": spec.seed,
+            "subset": spec.data.subset, "validation_split": spec.data.validation_split,
+            **{f"data.{name}_size": size for name, size in event.data_sizes.items()},
+            **{f"tuner.{key}": value for key, value in spec.tuner.options.items()},
+        }
+        self.client.log_batch(self.parent_run_id, params=[
+            Param(key, str(value)) for key, value in params.items()])
+        self.client.log_text(self.parent_run_id,
+                             yaml.safe_dump(spec.to_dict(), sort_keys=False), "spec.yaml")
+
+    def sweep_ended(self, event: SweepEnded) -> None:
+        assert self.parent_run_id is not None
+        run_id = self.parent_run_id
+        metrics = {f"best_{self._objective}": event.best_objective, **event.test_metrics,
+                   **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()}}
+        self.client.log_batch(run_id, metrics=[
+            Metric(key, float(value), _now_ms(), 0)
+            for key, value in metrics.items() if value is not None])
+        if event.best_trial_id is not None:
+            best_run = self._trial_runs[event.best_trial_id]
+            self.client.set_tag(run_id, "sweeps.best_trial_id", event.best_trial_id)
+            self.client.set_tag(run_id, "sweeps.best_run_id", best_run)
+            self.client.set_tag(best_run, "sweeps.best", "true")
+        if event.best_model is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "best_model.keras"
+                event.best_model.save(path)
+                self.client.log_artifact(run_id, str(path), artifact_path="model")
+        self.client.set_terminated(run_id, "FINISHED")
+        self._parent_open = False
+
+    # -- trials ------------------------------------------------------------------------
+    def trial_started(self, event: TrialStarted) -> None:
+        assert self.parent_run_id is not None, "trial_started before sweep_started"
+        tags = {
+            PARENT_TAG: self.parent_run_id,
+            KIND_TAG: "trial",
+            "sweeps.trial_id": event.trial_id,
+            "sweeps.trial_number": str(event.number),
+            "sweeps.initial_epoch": str(event.initial_epoch),
+            **event.tags,
+        }
+        if event.continues is not None and event.continues in self._trial_runs:
+            tags["sweeps.continues_run_id"] = self._trial_runs[event.continues]
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"trial-{event.number:03d}", tags=tags)
+        self._trial_runs[event.trial_id] = run.info.run_id
+        self._open_trials.add(event.trial_id)
+        self._history[event.trial_id] = defaultdict(list)
+
+    def model_built(self, event: ModelBuilt) -> None:
+        run_id = self._trial_runs[event.trial_id]
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric("param_count", float(event.param_count), _now_ms(), 0)],
+            params=[Param(name, str(value)) for name, value in event.params.items()],
+        )
+        self.client.log_text(run_id, event.summary, "model_summary.txt")
+
+    def epoch_ended(self, event: EpochEnded) -> None:
+        timestamp = _now_ms()
+        history = self._history[event.trial_id]
+        for key, value in event.metrics.items():
+            history[key].append((event.epoch, value))
+        self.client.log_batch(self._trial_runs[event.trial_id], metrics=[
+            Metric(key, value, timestamp, event.epoch) for key, value in event.metrics.items()])
+
+    def trial_ended(self, event: TrialEnded) -> None:
+        run_id = self._trial_runs.get(event.trial_id)
+        if run_id is None:  # ended before it started: nothing to close
+            return
+        metrics = {"epochs_run": event.epochs_run, "wall_time_s": event.wall_time_s}
+        if event.objective is not None:
+            metrics[f"best_{self._objective}"] = event.objective
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()],
+            tags=[RunTag("sweeps.trial_status", event.status.value)]
+            + ([RunTag("sweeps.error", event.message[:5000])] if event.message else []),
+        )
+        history = self._history.pop(event.trial_id, {})
+        if history:
+            fig = plots.learning_curves(history, f"trial {event.trial_id}")
+            try:
+                self.client.log_figure(run_id, fig, "learning_curves.png")
+            finally:
+                plots.close(fig)
+        self._counts[event.status] += 1
+        self.client.set_terminated(run_id, _RUN_STATUS[event.status])
+        self._open_trials.discard(event.trial_id)
+
+    # -- ending, whatever happened -----------------------------------------------------
+    def close(self, status: TrialStatus) -> None:
+        """End every run still open as ``status`` (KILLED on Ctrl-C, FAILED on errors)."""
+        run_status = _RUN_STATUS[status]
+        for trial_id in sorted(self._open_trials):
+            run_id = self._trial_runs[trial_id]
+            self._safely(run_id, lambda r=run_id: self.client.set_tag(
+                r, "sweeps.trial_status", status.value))
+            self._safely(run_id, lambda r=run_id: self.client.set_terminated(r, run_status))
+        self._open_trials.clear()
+        if self._parent_open and self.parent_run_id is not None:
+            run_id = self.parent_run_id
+            self._safely(run_id, lambda: self.client.set_terminated(run_id, run_status))
+            self._parent_open = False
+
+    @staticmethod
+    def _safely(run_id: str, action: Any) -> None:
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - closing must go on for the other runs
+            _log.exception("could not close MLflow run %s", run_id)
+
+    def run_url_hint(self) -> str:
+        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+
+
