@@ -82,7 +82,13 @@ class TrialEnded:
     objective: float | None
     epochs_run: int
     wall_time_s: float
+    #: Why a trial failed: the error, possibly a whole traceback (last line = the error).
     message: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The last line of ``message``: the exception, without the traceback."""
+        return self.message.strip().splitlines()[-1] if self.message else None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def run_trial(tracker: MlflowTracker, trial_id: str, epochs: int, status=TrialSt
             "loss": 1.0 / (epoch + 1), "val_loss": 1.1 / (epoch + 1),
             "accuracy": 0.5 + epoch / 10, "val_accuracy": 0.4 + epoch / 10, "learning_rate": 0.1}))
     tracker.trial_ended(TrialEnded(trial_id, status, 0.4 + (epochs - 1) / 10 if epochs else None,
-                                   epochs, 1.5, message="boom" if status is TrialStatus.FAILED else None))
+                                   epochs, 1.5, message="Traceback...\nValueError: boom" if status is TrialStatus.FAILED else None))
 
 
 def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
@@ -50,6 +50,7 @@ def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
     assert parent_run.data.metrics["trials_completed"] == 2
     assert parent_run.data.metrics["trials_failed"] == 1
     assert parent_run.data.tags["sweeps.best_run_id"] == trials["0"].info.run_id
+    assert parent_run.data.tags["sweeps.best_trial"] == "1"  # numbers, like the run names
     assert parent_run.data.params["tuner"] == "hyperband"
     assert [a.path for a in client.list_artifacts(parent_run.info.run_id)] == ["spec.yaml"]
     for trial_id, run in trials.items():
@@ -57,14 +58,14 @@ def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
         assert run.data.params == {"depth": "1", "units_0": "32"}
         assert run.data.metrics["param_count"] == 1234
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == {
-            "learning_curves.png", "model_summary.txt"}
+            "learning_curves.png", "model_summary.txt"} | ({"error.txt"} if trial_id == "2" else set())
     history = client.get_metric_history(trials["0"].info.run_id, "val_loss")
     assert [m.step for m in history] == [0, 1, 2]
     assert trials["0"].data.metrics["epochs_run"] == 3
     assert trials["0"].data.metrics["best_val_accuracy"] == pytest.approx(0.6)
     assert trials["1"].data.tags["sweeps.continues_run_id"] == trials["0"].info.run_id
     assert trials["2"].info.status == "FAILED"
-    assert trials["2"].data.tags["sweeps.error"] == "boom"
+    assert trials["2"].data.tags["sweeps.error"] == "ValueError: boom"
     assert trials["2"].data.tags["sweeps.trial_status"] == "FAILED"
 
 

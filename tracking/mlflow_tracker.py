@@ -81,6 +81,7 @@ class MlflowTracker(SweepObserver):
         self.parent_run_id: str | None = None
         self._parent_open = False
         self._trial_runs: dict[str, str] = {}
+        self._trial_numbers: dict[str, int] = {}
         self._open_trials: set[str] = set()
         self._history: dict[str, dict[str, list[tuple[int, float]]]] = {}
         self._objective = "val_accuracy"
@@ -133,7 +134,8 @@ class MlflowTracker(SweepObserver):
             for key, value in metrics.items() if value is not None])
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
-            self.client.set_tag(run_id, "sweeps.best_trial_id", event.best_trial_id)
+            self.client.set_tag(run_id, "sweeps.best_trial",
+                                str(self._trial_numbers[event.best_trial_id]))
             self.client.set_tag(run_id, "sweeps.best_run_id", best_run)
             self.client.set_tag(best_run, "sweeps.best", "true")
         if event.best_model is not None:
@@ -160,6 +162,7 @@ class MlflowTracker(SweepObserver):
         run = self.client.create_run(
             self.experiment_id, run_name=f"trial-{event.number:03d}", tags=tags)
         self._trial_runs[event.trial_id] = run.info.run_id
+        self._trial_numbers[event.trial_id] = event.number
         self._open_trials.add(event.trial_id)
         self._history[event.trial_id] = defaultdict(list)
 
@@ -191,15 +194,15 @@ class MlflowTracker(SweepObserver):
             run_id,
             metrics=[Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()],
             tags=[RunTag("sweeps.trial_status", event.status.value)]
-            + ([RunTag("sweeps.error", event.message[:5000])] if event.message else []),
+            + ([RunTag("sweeps.error", event.error[:5000])] if event.error else []),
         )
+        if event.message:
+            self.client.log_text(run_id, event.message, "error.txt")
         history = self._history.pop(event.trial_id, {})
         if history:
-            fig = plots.learning_curves(history, f"trial {event.trial_id}")
-            try:
-                self.client.log_figure(run_id, fig, "learning_curves.png")
-            finally:
-                plots.close(fig)
+            title = f"trial {self._trial_numbers[event.trial_id]}"
+            self.client.log_figure(run_id, plots.learning_curves(history, title),
+                                   "learning_curves.png")
         self._counts[event.status] += 1
         self.client.set_terminated(run_id, _RUN_STATUS[event.status])
         self._open_trials.discard(event.trial_id)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import keras
 import keras_tuner as kt
 
+from keras_tuner.src import config as kt_config
+
 from hypermodels import BuildContext, Hypermodel
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Param, Space
 from sweeps.engines.base import Engine, model_summary, training_callbacks
@@ -130,16 +132,19 @@ class _ReportingTuner:
         finally:
             ended = self.oracle.get_trial(trial.trial_id)
             completed = ended.status == kt.engine.trial.TrialStatus.COMPLETED
-            message = None if completed else (ended.message or "").strip().splitlines()[-1:]
             self._observer.trial_ended(TrialEnded(
                 trial_id=trial.trial_id,
                 status=TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
                 objective=ended.score if completed else None,
                 epochs_run=self._epochs.get(trial.trial_id, 0),
                 wall_time_s=time.monotonic() - self._started[trial.trial_id],
-                message=message[0] if message else None,
+                message=None if completed else (ended.message or "").strip() or None,
             ))
 
+
+# keras-tuner prints every failed trial's traceback while DEBUG is on (its default); the
+# traceback reaches the trial's MLflow run as error.txt instead.
+kt_config.DEBUG = False
 
 _TUNERS = {
     TunerKind.HYPERBAND: kt.Hyperband,

@@ -1,0 +1,132 @@
+"""``python -m sweeps``: list, show and run sweep specs.
+
+``--help``, ``list`` and ``show`` import neither TensorFlow, Keras nor MLflow: the runner and
+everything under it load only inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from sweeps import __version__
+from sweeps.errors import SpecError, SweepInterrupted, SweepsError
+from sweeps.spec import SweepSpec, TunerKind, bundled_specs, load_spec
+
+__all__ = ["main"]
+
+#: Flags that are shorthands for ``--set key=value``.
+_FLAG_KEYS = {
+    "tuner": "tuner.kind",
+    "max_trials": "tuner.max_trials",
+    "max_epochs": "training.max_epochs",
+    "seed": "seed",
+    "data_dir": "data.dir",
+    "tracking_uri": "tracking.uri",
+    "experiment": "tracking.experiment",
+}
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="a bundled spec name (see `list`) or a path to a YAML spec")
+    parser.add_argument("--tuner", choices=[k.value for k in TunerKind],
+                        help="the engine to run (default: the spec's tuner.kind)")
+    parser.add_argument("--max-trials", type=int, metavar="N",
+                        help="trials to run (for hyperband: a cap on its plan)")
+    parser.add_argument("--max-epochs", type=int, metavar="N", help="epochs per trial at most")
+    parser.add_argument("--seed", type=int, help="random seed of the tuner and the trials")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder of the dataset's four IDX files (else $SWEEPS_DATA_DIR)")
+    parser.add_argument("--tracking-uri", metavar="URI",
+                        help="MLflow tracking URI (else $MLFLOW_TRACKING_URI, else "
+                             "sqlite:///mlflow.db)")
+    parser.add_argument("--experiment", help="MLflow experiment name (default: the spec's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override any spec key, e.g. --set data.subset=2000 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sweeps",
+        description="Hyperparameter sweeps for Keras models, every trial tracked in MLflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"sweeps {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("list", help="list the bundled specs")
+    show = commands.add_parser("show", help="print a spec as it would run, defaults resolved")
+    _add_spec_arguments(show)
+    run = commands.add_parser("run", help="run a sweep and log it to MLflow")
+    _add_spec_arguments(run)
+    run.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
+                     help="where the tuner keeps its state and checkpoints (default: .sweeps)")
+    run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return parser
+
+
+def _spec_from(args: argparse.Namespace) -> SweepSpec:
+    overrides = [f"{key}={getattr(args, flag)}" for flag, key in _FLAG_KEYS.items()
+                 if getattr(args, flag) is not None]
+    return load_spec(args.spec, overrides + list(args.overrides))
+
+
+def _list() -> int:
+    for name, path in bundled_specs().items():
+        try:
+            spec = load_spec(str(path))
+            print(f"{name:<22} {spec.tuner.kind.value:<10} {spec.data.name:<14} "
+                  f"{spec.description}")
+        except SpecError as exc:
+            print(f"{name:<22} INVALID: {exc}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    spec = _spec_from(args)
+    print(f"# {spec.source}, resolved")
+    print(yaml.safe_dump(spec.to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = _spec_from(args)  # validated before anything heavy loads
+    from sweeps.runner import run_sweep
+
+    result = run_sweep(spec, work_dir=args.work_dir, quiet=not args.verbose)
+    print(f"MLflow: experiment {spec.tracking.experiment!r} (id {result.experiment_id}), "
+          f"sweep run {result.sweep_run_id}")
+    print(f"browse: mlflow ui --backend-store-uri {result.tracking_uri}")
+    return 0 if result.best is not None else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "verbose", False):
+        # MLflow announces routine store set-up ("Creating initial MLflow database tables")
+        # at INFO through a handler it configures on import, from this variable.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "show":
+            return _show(args)
+        return _run(args)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SweepsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, SweepInterrupted):
+        print("interrupted: open MLflow runs were marked KILLED", file=sys.stderr)
+        return 130

@@ -1,0 +1,88 @@
+"""What a person sees while a sweep runs: one line per trial, then a summary."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+from sweeps.events import SweepEnded, SweepObserver, SweepStarted, TrialEnded, TrialStatus
+from sweeps.trials import TrialBook, TrialRecord
+
+__all__ = ["ConsoleReporter", "format_value"]
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _params(record: TrialRecord) -> str:
+    return " ".join(f"{k}={format_value(v)}" for k, v in record.params.items())
+
+
+class ConsoleReporter(SweepObserver):
+    """Prints progress to ``stream``; reads trial outcomes from a shared :class:`TrialBook`."""
+
+    def __init__(self, book: TrialBook, stream: TextIO) -> None:
+        self.book = book
+        self.stream = stream
+        self.planned: int | None = None
+        self.metric = book.objective.metric
+        self._start = time.monotonic()
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+    def sweep_started(self, event: SweepStarted) -> None:
+        spec = event.spec
+        self.planned = event.planned_trials
+        self._start = time.monotonic()
+        sizes = ", ".join(f"{n} {k}" for k, n in event.data_sizes.items())
+        self._print(f"sweep {spec.name}: {spec.tuner.kind.value} ({event.engine}) on "
+                    f"{spec.data.name} [{sizes}] from {event.data_source}")
+        self._print(f"objective: {spec.objective.direction.value} {spec.objective.metric}; "
+                    f"planned trials: {self.planned or 'open-ended'}; "
+                    f"max epochs: {spec.training.max_epochs}")
+
+    def trial_ended(self, event: TrialEnded) -> None:
+        record = self.book.records[event.trial_id]
+        total = f"/{self.planned}" if self.planned else ""
+        best = self.book.best()
+        if event.status is TrialStatus.COMPLETED:
+            outcome = f"{self.metric}={format_value(event.objective)}"
+        else:
+            outcome = f"{event.status.value}: {event.error or 'no message'}"
+        extra = ""
+        if "hyperband.bracket" in record.tags:
+            extra = f" [bracket {record.tags['hyperband.bracket']} round {record.tags['hyperband.round']}]"
+        best_text = f"best {format_value(best.objective)}" if best else "best -"
+        self._print(
+            f"trial {record.number}{total}{extra} {_params(record)} | {event.epochs_run} ep | "
+            f"{outcome} | {best_text} | {_clock(time.monotonic() - self._start)}"
+        )
+
+    def sweep_ended(self, event: SweepEnded) -> None:
+        top = self.book.top(5)
+        self._print()
+        if not top:
+            self._print("no trial completed")
+            return
+        self._print(f"top {len(top)} of {len(self.book.completed())} completed trials "
+                    f"(by {self.metric}):")
+        header = f"  {'trial':>5}  {self.metric:>12}  {'epochs':>6}  {'params':>9}  hyperparameters"
+        self._print(header)
+        for record in top:
+            self._print(f"  {record.number:>5}  {record.objective:>12.5f}  "
+                        f"{record.epochs_run:>6}  {record.param_count or 0:>9,}  {_params(record)}")
+        best = top[0]
+        self._print(f"best trial {best.number}: {_params(best)}")
+        for key, value in event.test_metrics.items():
+            self._print(f"{key}: {value:.4f}")
+        self._print(f"elapsed: {_clock(time.monotonic() - self._start)}")

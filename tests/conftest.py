@@ -1,0 +1,56 @@
+"""Shared fixtures: every test gets its own working directory and sqlite MLflow store.
+
+Like MLflow's own test suite, a test fails if it leaves any run RUNNING.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+# Offline MNIST for tests: $SWEEPS_DATA_DIR if set, else ../shared/data/mnist beside the repo.
+# Without either, the loaders fall back to Keras's download (works online).
+if not os.environ.get("SWEEPS_DATA_DIR") and SHARED_MNIST.is_dir():
+    os.environ["SWEEPS_DATA_DIR"] = str(SHARED_MNIST)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a temp dir with the tracking store there, so nothing lands in the repo."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    yield tmp_path
+    running = _running_runs(tmp_path / "mlflow.db")
+    assert not running, f"test left MLflow runs RUNNING: {running}"
+
+
+def _running_runs(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            rows = conn.execute("SELECT run_uuid FROM runs WHERE status = 'RUNNING'").fetchall()
+        except sqlite3.OperationalError:  # store created but no tables yet
+            return []
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+def tracking_uri(workdir: Path) -> str:
+    return os.environ["MLFLOW_TRACKING_URI"]
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    path = Path(os.environ.get("SWEEPS_DATA_DIR", SHARED_MNIST))
+    if not path.is_dir():
+        pytest.fail(f"MNIST IDX files not found at {path}; set SWEEPS_DATA_DIR")
+    return path

@@ -1,0 +1,101 @@
+"""The CLI as a user runs it: a real interpreter per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("tensorflow", "keras", "mlflow")
+SMALL_RUN = ["--set", "data.subset=600", "--set", "search_space.units={min: 16, max: 32, step: 16}"]
+
+
+def sweeps(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sweeps", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "mnist_mlp"],
+                                  ["show", "mnist_mlp", "--tuner", "random", "--max-trials", "3"]])
+def test_quick_commands_do_not_import_tensorflow_keras_or_mlflow(args: list[str]) -> None:
+    code = (
+        "import json, sys\nfrom sweeps.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))\n"
+        "print(json.dumps(heavy), file=sys.stderr)\n" % (HEAVY,)
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+    assert proc.stdout
+
+
+def test_list_and_show() -> None:
+    listing = sweeps("list")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == [
+        "fashion_mnist_mlp", "mnist_mlp"]
+    shown = sweeps("show", "mnist_mlp", "--tuner", "random", "--max-trials", "3",
+                   "--set", "data.subset=500")
+    assert shown.returncode == 0
+    assert "kind: random" in shown.stdout and "subset: 500" in shown.stdout
+    assert "random:\n    max_trials: 3" in shown.stdout
+
+
+def test_bad_spec_exits_2_with_one_paragraph_and_logs_nothing(workdir: Path) -> None:
+    spec = workdir / "bad.yaml"
+    spec.write_text("data: {name: mnist}\nhypermodel: mlp\ntraining: {max_epoch: 3}\n")
+    proc = sweeps("run", str(spec))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f'error: {spec}: training.max_epoch: unknown key (did you mean "max_epochs"?); '
+        "known keys here: batch_size, early_stopping, lr_schedule, max_epochs"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "mlflow.db").exists()
+    bad_flag = sweeps("run", "mnist_mlp", "--max-epochs", "0")
+    assert bad_flag.returncode == 2
+    assert bad_flag.stderr.strip().endswith(
+        "training.max_epochs: expected an integer >= 1, got 0 (set by --set training.max_epochs=0)")
+
+
+def test_missing_data_fails_before_any_run(workdir: Path) -> None:
+    proc = sweeps("run", "mnist_mlp", "--data-dir", str(workdir / "nowhere"))
+    assert proc.returncode == 1
+    assert "does not hold the four IDX files of mnist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_marks_open_runs_killed(sig: signal.Signals, tracking_uri: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweeps", "run", "mnist_mlp", "--tuner", "random",
+         "--max-trials", "20", "--max-epochs", "50", *SMALL_RUN,
+         "--set", "training.early_stopping.patience=50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait for one finished trial, then interrupt the next
+        if line.startswith("trial 1/20"):
+            break
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: open MLflow runs were marked KILLED" in err
+    runs = MlflowClient(tracking_uri).search_runs(
+        [MlflowClient(tracking_uri).get_experiment_by_name("mnist_mlp").experiment_id])
+    statuses = {r.info.run_name: r.info.status for r in runs}
+    assert statuses.pop("trial-001") == "FINISHED"
+    assert statuses.pop("trial-002") == "KILLED"
+    assert list(statuses.values()) == ["KILLED"]  # the sweep's parent run

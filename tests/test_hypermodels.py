@@ -1,0 +1,75 @@
+"""The MLP builds what its hyperparameters say, under a fixed space and under keras-tuner."""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+import pytest
+
+from hypermodels import MLP, BuildContext, FixedSpace
+from hypermodels.space import ChoiceParam, FloatParam, IntParam
+from sweeps.engines.keras_tuner import KerasTunerSpace
+
+CONTEXT = BuildContext(input_shape=(28, 28), num_classes=10, decay_steps=100, decay_rate=0.5)
+
+
+def dense_units(model: keras.Model) -> list[int]:
+    return [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def test_built_model_matches_the_hyperparameters() -> None:
+    values = {"depth": 2, "units_0": 64, "units_1": 32, "dropout": 0.25, "learning_rate": 0.003}
+    model = MLP().build(FixedSpace(MLP.default_space, values), CONTEXT)
+    assert dense_units(model) == [64, 32, 10]
+    dropouts = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert dropouts == [0.25, 0.25]
+    assert model.count_params() == (784 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
+    assert model.output_shape == (None, 10)
+
+
+def test_every_model_uses_adam_on_inverse_time_decay() -> None:
+    values = {"depth": 1, "units_0": 16, "dropout": 0.0, "learning_rate": 0.01}
+    model = MLP().build(FixedSpace(MLP.default_space, values), CONTEXT)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    schedule = keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+    assert isinstance(schedule, keras.optimizers.schedules.InverseTimeDecay)
+    assert schedule.initial_learning_rate == 0.01
+    # lr = 0.01 / (1 + 0.5 * step / 100): halved at step 200.
+    assert float(schedule(200)) == pytest.approx(0.005)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
+
+
+def test_shared_units_without_per_layer_option() -> None:
+    values = {"depth": 3, "units": 8, "dropout": 0.1, "learning_rate": 0.001}
+    model = MLP(units_per_layer=False).build(FixedSpace(MLP.default_space, values), CONTEXT)
+    assert dense_units(model) == [8, 8, 8, 10]
+
+
+def test_unknown_option_is_refused() -> None:
+    with pytest.raises(TypeError, match="no option"):
+        MLP(width=3)
+
+
+def test_keras_tuner_space_declares_layers_in_conditional_scopes() -> None:
+    space = {"depth": IntParam(1, 3), "units": IntParam(32, 128, step=32),
+             "dropout": FloatParam(0.0, 0.5, step=0.1),
+             "learning_rate": FloatParam(1e-4, 1e-2, log=True)}
+    hp = kt.HyperParameters()
+    hp.values["depth"] = 1
+    hp.Int("depth", 1, 3)
+    MLP().build(KerasTunerSpace(hp, space), CONTEXT)
+    # One layer built: only units_0 is active, and the search space knows depth's range.
+    active = {name for name in hp.values if hp.is_active(name)}
+    assert active == {"depth", "units_0", "dropout", "learning_rate"}
+    by_name = {p.name: p for p in hp.space}
+    assert (by_name["units_0"].min_value, by_name["units_0"].max_value,
+            by_name["units_0"].step) == (32, 128, 32)
+    assert by_name["learning_rate"].sampling == "log"
+
+
+def test_choice_and_fixed_params_reach_keras_tuner() -> None:
+    space = {**MLP.default_space, "units": ChoiceParam((48, 96)), "depth": IntParam(1, 1)}
+    hp = kt.HyperParameters()
+    model = MLP().build(KerasTunerSpace(hp, space), CONTEXT)
+    assert dense_units(model)[0] in (48, 96)
+    assert isinstance(hp.space[[p.name for p in hp.space].index("units_0")], kt.engine.hyperparameters.Choice)

@@ -1,0 +1,122 @@
+"""Real sweeps on a slice of real MNIST, for each keras-tuner engine, checked in MLflow."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeps.data import load_dataset
+from sweeps.runner import SweepResult, run_sweep
+from sweeps.spec import load_spec
+from tracking import KIND_TAG, PARENT_TAG
+
+SMALL = [
+    "data.subset=600",  # 540 train, 60 validation
+    "search_space.units={min: 16, max: 64, step: 16}",
+    "training.batch_size=64",
+]
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+def sweep(tuner: str, *extra: str) -> tuple[SweepResult, str]:
+    spec = load_spec("mnist_mlp", [*SMALL, f"tuner.kind={tuner}", *extra])
+    out = io.StringIO()
+    result = run_sweep(spec, work_dir=Path(".sweeps"), stream=out)
+    return result, out.getvalue()
+
+
+def check_layout(result: SweepResult, tuner: str) -> dict[str, object]:
+    """Assert the MLflow layout every engine must produce; return the trial runs by number."""
+    client = MlflowClient(result.tracking_uri)
+    runs = client.search_runs([result.experiment_id])
+    parents = [r for r in runs if r.data.tags[KIND_TAG] == "sweep"]
+    trials = [r for r in runs if r.data.tags[KIND_TAG] == "trial"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.run_id == result.sweep_run_id
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["sweeps.tuner"] == tuner
+    assert parent.data.tags["sweeps.engine"] == "keras_tuner"
+    assert parent.data.tags["sweeps.dataset"] == "mnist"
+    assert parent.data.tags["sweeps.objective"] == "val_accuracy (max)"
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"spec.yaml", "model"}
+    assert [a.path for a in client.list_artifacts(parent.info.run_id, "model")] == [
+        "model/best_model.keras"]
+    assert 0.3 < parent.data.metrics["test_accuracy"] <= 1.0
+    assert parent.data.metrics["test_loss"] > 0
+
+    assert len(trials) == len(result.trials) >= 2
+    assert sorted(int(r.data.tags["sweeps.trial_number"]) for r in trials) == list(
+        range(1, len(trials) + 1))
+    for run in trials:
+        assert run.data.tags[PARENT_TAG] == parent.info.run_id
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["sweeps.trial_status"] == "COMPLETED"
+        depth = int(run.data.params["depth"])
+        expected = {"depth", "dropout", "learning_rate"} | {f"units_{i}" for i in range(depth)}
+        assert set(run.data.params) == expected  # inactive layers stay out of the params
+        epochs = int(run.data.metrics["epochs_run"])
+        first = int(run.data.tags["sweeps.initial_epoch"])
+        for key in EPOCH_METRICS:
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+            assert steps == list(range(first, first + epochs)), (key, steps)
+        val = [m.value for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert run.data.metrics["best_val_accuracy"] == pytest.approx(max(val))
+        assert run.data.metrics["param_count"] > 0
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == {
+            "learning_curves.png", "model_summary.txt"}
+    best = max(trials, key=lambda r: r.data.metrics["best_val_accuracy"])
+    assert parent.data.tags["sweeps.best_run_id"] == best.info.run_id
+    return {int(r.data.tags["sweeps.trial_number"]): r for r in trials}
+
+
+def test_hyperband_sweep_logs_brackets_and_continuations() -> None:
+    # max_epochs 3, factor 3: bracket 1 runs 3 trials for 1 epoch, then continues the best
+    # to epoch 3; the cap of 4 trials stops the plan there.
+    result, output = sweep("hyperband", "training.max_epochs=3", "tuner.max_trials=4")
+    trials = check_layout(result, "hyperband")
+    assert len(trials) == 4
+    assert {t.data.tags["hyperband.bracket"] for t in trials.values()} == {"1"}
+    continued = trials[4]
+    assert continued.data.tags["hyperband.round"] == "1"
+    source = continued.data.tags["hyperband.continues_trial"]
+    assert source in {"1", "2", "3"}
+    assert continued.data.tags["sweeps.continues_run_id"] == trials[int(source)].info.run_id
+    assert continued.data.tags["sweeps.initial_epoch"] == "1"
+    assert continued.data.params == trials[int(source)].data.params
+    assert "trial 4/4 [bracket 1 round 1]" in output
+    assert "top 4 of 4 completed trials" in output
+
+
+def test_random_search_sweep() -> None:
+    result, output = sweep("random", "training.max_epochs=2", "tuner.max_trials=3")
+    check_layout(result, "random")
+    assert len(result.trials) == 3
+    assert "test_accuracy:" in output
+
+
+def test_bayesian_sweep_and_the_logged_model_reproduces_the_test_metric(mnist_dir) -> None:
+    result, _ = sweep("bayesian", "training.max_epochs=2", "tuner.max_trials=2",
+                      "tuner.bayesian.num_initial_points=1")
+    check_layout(result, "bayesian")
+    client = MlflowClient(result.tracking_uri)
+    path = client.download_artifacts(result.sweep_run_id, "model/best_model.keras", ".")
+    model = keras.models.load_model(path)
+    data = load_dataset(load_spec("mnist_mlp").data)
+    _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
+    logged = client.get_run(result.sweep_run_id).data.metrics["test_accuracy"]
+    assert accuracy == pytest.approx(logged, abs=1e-6)
+
+
+def test_same_seed_same_trials() -> None:
+    first, _ = sweep("random", "training.max_epochs=1", "tuner.max_trials=2", "seed=7",
+                     "tracking.experiment=a")
+    second, _ = sweep("random", "training.max_epochs=1", "tuner.max_trials=2", "seed=7",
+                      "tracking.experiment=b")
+    assert [t.params for t in first.trials] == [t.params for t in second.trials]
+    assert np.allclose([t.objective for t in first.trials], [t.objective for t in second.trials])
