@@ -59,6 +59,16 @@ def test_tuner_max_trials_applies_to_the_chosen_kind() -> None:
     assert spec.tuner.settings[TunerKind.BAYESIAN]["max_trials"] == 20
 
 
+def test_several_objectives_for_optuna() -> None:
+    spec = parse_spec(MINIMAL + "tuner: {kind: optuna}\n"
+                      "objective: [{metric: val_accuracy}, {metric: params}]\n", "my.yaml")
+    assert [(o.metric, o.direction) for o in spec.objectives] == [
+        ("val_accuracy", Direction.MAX), ("params", Direction.MIN)]
+    assert spec.objective.metric == "val_accuracy"  # the first is primary
+    assert parse_spec(__import__("yaml").safe_dump(spec.to_dict()), "again.yaml") == spec.__class__(
+        **{**vars(spec), "source": "again.yaml"})
+
+
 def test_loss_objective_infers_min() -> None:
     spec = parse_spec(MINIMAL + "objective: {metric: val_loss}\n", "my.yaml")
     assert spec.objective.direction is Direction.MIN
@@ -107,13 +117,24 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
         (MINIMAL + "search_space: {units: [1, 2]}\n",
          "my.yaml: search_space.units: expected a mapping with `type`"),
         (MINIMAL + "tuner: {kind: grid}\n",
-         'my.yaml: tuner.kind: expected one of hyperband, random, bayesian, got "grid"'),
+         'my.yaml: tuner.kind: expected one of hyperband, random, bayesian, optuna, got "grid"'),
         (MINIMAL + "tuner: {hyperband: {factor: 1}}\n",
          "my.yaml: tuner.hyperband.factor: expected an integer >= 2, got 1"),
         (MINIMAL + "tuner: {random: {max_trial: 3}}\n",
          'my.yaml: tuner.random.max_trial: unknown key (did you mean "max_trials"?)'),
         (MINIMAL + "objective: {metric: val_acc}\n",
-         'my.yaml: objective.metric: expected one of val_accuracy, val_loss, accuracy, loss, got "val_acc" (did you mean "val_accuracy"?)'),
+         'my.yaml: objective.metric: expected one of val_accuracy, val_loss, accuracy, loss, params, got "val_acc" (did you mean "val_accuracy"?)'),
+        (MINIMAL + "objective: [{metric: val_accuracy}, {metric: params}]\n",
+         "my.yaml: objective: expected one objective for tuner 'hyperband' (several need "
+         "tuner.kind: optuna), got 2: val_accuracy, params"),
+        (MINIMAL + "tuner: {kind: optuna}\nobjective: [{metric: loss}, {metric: loss}]\n",
+         "my.yaml: objective: expected distinct metrics, got 'loss' twice"),
+        (MINIMAL + "tuner: {kind: optuna}\nobjective: [{metric: loss}, {metric: size}]\n",
+         'my.yaml: objective[1].metric: expected one of val_accuracy, val_loss, accuracy, loss, params, got "size"'),
+        (MINIMAL + "tuner: {optuna: {sampler: bohb}}\n",
+         'my.yaml: tuner.optuna.sampler: expected one of tpe, random, gp, cmaes, nsga2, got "bohb"'),
+        (MINIMAL + "tuner: {optuna: {pruner: asha}}\n",
+         'my.yaml: tuner.optuna.pruner: expected one of hyperband, median, successive_halving, none, got "asha"'),
         (MINIMAL + "training: {batch_size: 0}\n",
          "my.yaml: training.batch_size: expected an integer >= 1, got 0"),
         (MINIMAL + "training: {max_epochs: true}\n",

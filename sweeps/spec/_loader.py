@@ -44,6 +44,10 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "specs"
 DATASETS = ("mnist", "fashion_mnist")
 #: What every trial logs per epoch; objectives and EarlyStopping monitor one of these.
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
+#: Objectives may also minimise (or maximise) the model's parameter count.
+OBJECTIVE_METRICS = METRICS + ("params",)
+SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
+PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
 
 
@@ -128,7 +132,7 @@ def _sweep(root: Node, default_name: str) -> SweepSpec:
     hypermodel_spec, defaults = _hypermodel(root)
     search_space = _search_space(root.child("search_space"), defaults)
     tuner = _tuner(root.child("tuner"))
-    objective = _objective(root.child("objective"))
+    objectives = _objectives(root, tuner)
     training = _training(root.child("training"))
     seed = root.integer("seed", 0, minimum=0)
     tracking_node = root.child("tracking")
@@ -141,7 +145,7 @@ def _sweep(root: Node, default_name: str) -> SweepSpec:
     return SweepSpec(
         name=name, description=description, source=root.origin.source, data=data,
         hypermodel=hypermodel_spec, search_space=search_space, tuner=tuner,
-        objective=objective, training=training, seed=seed, tracking=tracking,
+        objectives=objectives, training=training, seed=seed, tracking=tracking,
     )
 
 
@@ -243,6 +247,8 @@ _TUNER_SETTINGS: dict[TunerKind, dict[str, tuple[str, Any]]] = {
     TunerKind.BAYESIAN: {"max_trials": ("int", _DEFAULT_MAX_TRIALS),
                          "num_initial_points": ("int?", None), "alpha": ("pos", 1e-4),
                          "beta": ("pos", 2.6)},
+    TunerKind.OPTUNA: {"max_trials": ("int", _DEFAULT_MAX_TRIALS), "sampler": (SAMPLERS, "tpe"),
+                       "pruner": (PRUNERS, "hyperband"), "storage": ("str?", None)},
 }
 
 
@@ -254,7 +260,11 @@ def _tuner(node: Node) -> TunerSpec:
         sub = node.child(tuner_kind.value)
         values: dict[str, Any] = {}
         for key, (rule, default) in schema.items():
-            if rule == "pos":
+            if isinstance(rule, tuple):
+                values[key] = sub.string(key, default, choices=rule)
+            elif rule == "str?":
+                values[key] = sub.string(key, default, nullable=True)
+            elif rule == "pos":
                 values[key] = sub.number(key, default, minimum=0, exclusive_minimum=True)
             else:
                 values[key] = sub.integer(key, default, minimum=2 if rule == "int2" else 1,
@@ -270,9 +280,29 @@ def _tuner(node: Node) -> TunerSpec:
     return TunerSpec(kind=kind, settings=settings)
 
 
+def _objectives(root: Node, tuner: TunerSpec) -> tuple[ObjectiveSpec, ...]:
+    """``objective:`` is one mapping, or a list of them for a multi-objective search."""
+    raw = root.raw("objective", None)
+    if not isinstance(raw, list):
+        return (_objective(root.child("objective")),)
+    if not raw:
+        root.fail("objective", "expected a mapping or a non-empty list of mappings, got an empty list")
+    objectives = tuple(_objective(Node(item, f"objective[{i}]", root.origin))
+                       for i, item in enumerate(raw))
+    metrics = [o.metric for o in objectives]
+    duplicate = next((m for m in metrics if metrics.count(m) > 1), None)
+    if duplicate:
+        root.fail("objective", f"expected distinct metrics, got {duplicate!r} twice")
+    if len(objectives) > 1 and tuner.kind is not TunerKind.OPTUNA:
+        root.fail("objective", f"expected one objective for tuner {tuner.kind.value!r} "
+                               "(several need tuner.kind: optuna), got "
+                               f"{len(objectives)}: {', '.join(metrics)}")
+    return objectives
+
+
 def _objective(node: Node) -> ObjectiveSpec:
-    metric = node.string("metric", "val_accuracy", choices=METRICS)
-    inferred = Direction.MIN if metric.endswith("loss") else Direction.MAX
+    metric = node.string("metric", "val_accuracy", choices=OBJECTIVE_METRICS)
+    inferred = Direction.MIN if metric.endswith("loss") or metric == "params" else Direction.MAX
     direction = Direction(node.string("direction", inferred.value, choices=("max", "min")))
     node.finish()
     return ObjectiveSpec(metric=metric, direction=direction)

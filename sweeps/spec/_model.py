@@ -32,6 +32,7 @@ class TunerKind(str, enum.Enum):
     HYPERBAND = "hyperband"
     RANDOM = "random"
     BAYESIAN = "bayesian"
+    OPTUNA = "optuna"
 
 
 class Direction(str, enum.Enum):
@@ -136,13 +137,22 @@ class SweepSpec:
     #: The hypermodel's defaults with the spec's overrides applied.
     search_space: Mapping[str, Param]
     tuner: TunerSpec
-    objective: ObjectiveSpec
+    #: What the search optimises; the first is primary (ranking, "best so far"). Several
+    #: objectives (Optuna only) make a multi-objective search with a Pareto front.
+    objectives: tuple[ObjectiveSpec, ...]
     training: TrainingSpec
     seed: int
     tracking: TrackingSpec
 
+    @property
+    def objective(self) -> ObjectiveSpec:
+        """The primary objective."""
+        return self.objectives[0]
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec in its YAML form: what ``show`` prints and runs log."""
+        objectives = [{"metric": o.metric, "direction": o.direction.value}
+                      for o in self.objectives]
         return {
             "name": self.name,
             "description": self.description,
@@ -158,10 +168,7 @@ class SweepSpec:
                 "kind": self.tuner.kind.value,
                 **{kind.value: dict(s) for kind, s in self.tuner.settings.items()},
             },
-            "objective": {
-                "metric": self.objective.metric,
-                "direction": self.objective.direction.value,
-            },
+            "objective": objectives[0] if len(objectives) == 1 else objectives,
             "training": {
                 "batch_size": self.training.batch_size,
                 "max_epochs": self.training.max_epochs,
