@@ -30,6 +30,7 @@ _FLAG_KEYS = {
     "data_dir": "data.dir",
     "tracking_uri": "tracking.uri",
     "experiment": "tracking.experiment",
+    "storage": "tuner.optuna.storage",
 }
 
 
@@ -47,6 +48,9 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MLflow tracking URI (else $MLFLOW_TRACKING_URI, else "
                              "sqlite:///mlflow.db)")
     parser.add_argument("--experiment", help="MLflow experiment name (default: the spec's)")
+    parser.add_argument("--storage", metavar="URL",
+                        help="Optuna storage: sqlite:///…, postgresql://…, or journal:///path.log "
+                             "(default: optuna.db beside a sqlite MLflow store)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="override any spec key, e.g. --set data.subset=2000 (repeatable)")
@@ -66,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(run)
     run.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
                      help="where the tuner keeps its state and checkpoints (default: .sweeps)")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue this sweep where it stopped (same spec only)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="discard this sweep's state and start it over")
     run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     return parser
 
@@ -98,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     spec = _spec_from(args)  # validated before anything heavy loads
     from sweeps.runner import run_sweep
 
-    result = run_sweep(spec, work_dir=args.work_dir, quiet=not args.verbose)
+    result = run_sweep(spec, work_dir=args.work_dir, quiet=not args.verbose,
+                       resume=args.resume, overwrite=args.overwrite)
     print(f"MLflow: experiment {spec.tracking.experiment!r} (id {result.experiment_id}), "
           f"sweep run {result.sweep_run_id}")
     print(f"browse: mlflow ui --backend-store-uri {result.tracking_uri}")

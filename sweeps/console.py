@@ -35,6 +35,7 @@ class ConsoleReporter(SweepObserver):
         self.stream = stream
         self.planned: int | None = None
         self.metric = book.objective.metric
+        self.objectives: tuple[Any, ...] = ()
         self._start = time.monotonic()
 
     def _print(self, text: str = "") -> None:
@@ -43,13 +44,20 @@ class ConsoleReporter(SweepObserver):
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
         self.planned = event.planned_trials
+        self.objectives = spec.objectives
         self._start = time.monotonic()
         sizes = ", ".join(f"{n} {k}" for k, n in event.data_sizes.items())
         self._print(f"sweep {spec.name}: {spec.tuner.kind.value} ({event.engine}) on "
                     f"{spec.data.name} [{sizes}] from {event.data_source}")
-        self._print(f"objective: {spec.objective.direction.value} {spec.objective.metric}; "
-                    f"planned trials: {self.planned or 'open-ended'}; "
+        objectives = ", ".join(f"{o.direction.value} {o.metric}" for o in spec.objectives)
+        self._print(f"objective: {objectives}; planned trials: {self.planned or 'open-ended'}; "
                     f"max epochs: {spec.training.max_epochs}")
+        if event.resume_run_id:
+            rerun = ", ".join(event.rerun_trial_ids) or "none"
+            self._print(f"resuming MLflow run {event.resume_run_id}; interrupted trials to run "
+                        f"again (engine ids): {rerun}")
+        if event.recovery_note:
+            self._print(f"note: {event.recovery_note}")
 
     def trial_ended(self, event: TrialEnded) -> None:
         record = self.book.records[event.trial_id]
@@ -71,6 +79,12 @@ class ConsoleReporter(SweepObserver):
     def sweep_ended(self, event: SweepEnded) -> None:
         top = self.book.top(5)
         self._print()
+        if event.pareto_trial_ids:
+            self._print(f"Pareto-optimal trials ({', '.join(o.metric for o in self.objectives)}):")
+            for trial_id in event.pareto_trial_ids:
+                record = self.book.records[trial_id]
+                self._print(f"  trial {record.number}: {self.metric}={format_value(record.objective)} "
+                            f"params={record.param_count or 0:,}  {_params(record)}")
         if not top:
             self._print("no trial completed")
             return

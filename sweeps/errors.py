@@ -35,9 +35,9 @@ class TrackingError(SweepsError):
     """The MLflow tracking store cannot be used."""
 
 
-class SweepInterrupted(BaseException):
+class SweepInterrupted(KeyboardInterrupt):
     """Raised from the SIGTERM handler so a sweep ends like it does on Ctrl-C.
 
-    A ``BaseException`` (like ``KeyboardInterrupt``) so that the tuners' per-trial
+    A ``KeyboardInterrupt`` so every layer (the tuners' per-trial
     ``except Exception`` does not swallow it as a failed trial.
     """

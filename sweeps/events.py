@@ -46,6 +46,12 @@ class SweepStarted:
     planned_trials: int | None
     data_source: str
     data_sizes: Mapping[str, int]
+    #: Set on --resume: the sweep's existing MLflow run, and the trials the engine will run
+    #: again because a previous process was killed or interrupted during them.
+    resume_run_id: str | None = None
+    rerun_trial_ids: Sequence[str] = ()
+    #: What the engine had to repair in its own state on resume, if anything.
+    recovery_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,12 @@ class EpochEnded:
 class TrialEnded:
     trial_id: str
     status: TrialStatus
-    #: The best value of the objective over the trial's epochs (None if it never reported).
+    #: The best value of the (primary) objective over the trial's epochs; None if it has none.
     objective: float | None
     epochs_run: int
     wall_time_s: float
+    #: Every objective's value by metric, for multi-objective searches.
+    values: Mapping[str, float] = field(default_factory=dict)
     #: Why a trial failed: the error, possibly a whole traceback (last line = the error).
     message: str | None = None
 
@@ -96,6 +104,8 @@ class SweepEnded:
     best_trial_id: str | None
     best_objective: float | None
     test_metrics: Mapping[str, float]
+    #: Trials on the Pareto front of a multi-objective search.
+    pareto_trial_ids: Sequence[str] = ()
     #: The best trial's trained Keras model, for tracking to save; None if no trial completed.
     best_model: Any = None
 

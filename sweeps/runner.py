@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from hypermodels import get_hypermodel
 from sweeps.console import ConsoleReporter
 from sweeps.errors import SweepInterrupted
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
-from sweeps.spec import SweepSpec
+from sweeps.spec import SweepSpec, TunerKind
 from sweeps.trials import TrialBook, TrialRecord
 
 __all__ = ["SweepResult", "run_sweep", "resolve_tracking_uri"]
@@ -96,23 +97,54 @@ def load_backend(*, quiet: bool = True) -> None:
         os.close(saved)
 
 
+def default_storage(tracking_uri: str, work_dir: Path) -> str:
+    """Optuna's study file: ``optuna.db`` beside a sqlite MLflow store, else in ``work_dir``."""
+    if tracking_uri.startswith("sqlite:///"):
+        mlflow_db = Path(tracking_uri.removeprefix("sqlite:///"))
+        return f"sqlite:///{mlflow_db.with_name('optuna.db')}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{work_dir.resolve() / 'optuna.db'}"
+
+
 def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
-              quiet: bool = True) -> SweepResult:
-    """Run ``spec``'s sweep; trial events go to MLflow and to ``stream``."""
+              quiet: bool = True, resume: bool = False, overwrite: bool = False) -> SweepResult:
+    """Run ``spec``'s sweep; trial events go to MLflow and to ``stream``.
+
+    State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
+    (continue it, same spec) or ``overwrite`` (start over).
+    """
     from sweeps.data import load_dataset
+    from sweeps.state import prepare_state
     from tracking import MlflowTracker
 
-    # Data and store first: their errors come in a second, not after TensorFlow's import.
+    # Data and store first: their errors come in a second, not after TensorFlow's import,
+    # and before any state is written or replaced.
     dataset = load_dataset(spec.data)
-    tracker = MlflowTracker(resolve_tracking_uri(spec), spec.tracking.experiment)
+    tracking_uri = resolve_tracking_uri(spec)
+    tracker = MlflowTracker(tracking_uri, spec.tracking.experiment)
+    state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
+    storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"] or default_storage(
+        tracking_uri, work_dir)
     load_backend(quiet=quiet)
     from sweeps.engines import build_context, create_engine
 
+    # Trained weights are loaded into freshly compiled models (Hyperband's later rounds, the
+    # best model at the end), whose optimizers are new by design; Keras warns about the
+    # optimizer slots it skips.
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+
+    if spec.tuner.kind is TunerKind.OPTUNA and (replaced is not None or not state.resumed):
+        from sweeps.engines.optuna import OptunaEngine
+
+        # A fresh start: no study of this name may survive from an earlier sweep.
+        for old in {state.study_name, *([replaced.study_name] if replaced else [])}:
+            OptunaEngine.discard_study(storage, old)
     hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
     context = build_context(spec, dataset.input_shape, dataset.num_classes, len(dataset.x_train))
     book = TrialBook(spec.objective)
     observer = Broadcast([book, tracker, ConsoleReporter(book, stream)])
-    engine = create_engine(spec, hypermodel, context, observer, work_dir)
+    engine = create_engine(spec, hypermodel, context, observer, state.directory,
+                           resume=state.resumed, storage=storage, study_name=state.study_name)
     # keras-tuner runs gc.collect() (and Keras's clear_session another) before every trial's
     # build; each full collection walks the hundreds of thousands of objects TensorFlow,
     # Keras and MLflow create at import, about 0.3 s a time. They live as long as the
@@ -128,7 +160,13 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
                 data_source=dataset.source,
                 data_sizes={"train": len(dataset.x_train), "validation": len(dataset.x_val),
                             "test": len(dataset.x_test)},
+                resume_run_id=state.sweep_run_id if state.resumed else None,
+                rerun_trial_ids=engine.interrupted_trial_ids() if state.resumed else (),
+                recovery_note=engine.recovery_note,
             ))
+            book.seed(tracker.previous_records)
+            assert tracker.parent_run_id is not None
+            state.record_run(tracker.parent_run_id, tracking_uri)
             engine.search(dataset)
             best = book.best()
             model = None
@@ -142,17 +180,17 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
                 best_trial_id=best.trial_id if best else None,
                 best_objective=best.objective if best else None,
                 test_metrics=test_metrics, best_model=model,
+                pareto_trial_ids=engine.pareto_trial_ids(),
             ))
             outcome = TrialStatus.COMPLETED
-        except (KeyboardInterrupt, SweepInterrupted):
+        except KeyboardInterrupt:  # Ctrl-C, and SIGTERM through SweepInterrupted
             outcome = TrialStatus.KILLED
             raise
         finally:
             if outcome is not TrialStatus.COMPLETED:
                 tracker.close(outcome)
-    assert tracker.parent_run_id is not None
     return SweepResult(
         tracking_uri=tracker.tracking_uri, experiment_id=tracker.experiment_id,
         sweep_run_id=tracker.parent_run_id, best=book.best(), test_metrics=test_metrics,
-        trials=list(book.records.values()),
+        trials=sorted(book.records.values(), key=lambda r: r.number),
     )

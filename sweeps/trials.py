@@ -31,6 +31,11 @@ class TrialBook(SweepObserver):
         self.objective = objective
         self.records: dict[str, TrialRecord] = {}
 
+    def seed(self, records: list[TrialRecord]) -> None:
+        """Trials finished before a resume, so rankings cover the whole sweep."""
+        for record in records:
+            self.records[record.trial_id] = record
+
     def trial_started(self, event: TrialStarted) -> None:
         self.records[event.trial_id] = TrialRecord(event.trial_id, event.number,
                                                    tags=dict(event.tags))

@@ -23,14 +23,14 @@ SMALL = [
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
 
-def sweep(tuner: str, *extra: str) -> tuple[SweepResult, str]:
+def sweep(tuner: str, *extra: str, work_dir: str = ".sweeps") -> tuple[SweepResult, str]:
     spec = load_spec("mnist_mlp", [*SMALL, f"tuner.kind={tuner}", *extra])
     out = io.StringIO()
-    result = run_sweep(spec, work_dir=Path(".sweeps"), stream=out)
+    result = run_sweep(spec, work_dir=Path(work_dir), stream=out)
     return result, out.getvalue()
 
 
-def check_layout(result: SweepResult, tuner: str) -> dict[str, object]:
+def check_layout(result: SweepResult, tuner: str, *, statuses=("COMPLETED",)) -> dict[str, object]:
     """Assert the MLflow layout every engine must produce; return the trial runs by number."""
     client = MlflowClient(result.tracking_uri)
     runs = client.search_runs([result.experiment_id])
@@ -41,7 +41,7 @@ def check_layout(result: SweepResult, tuner: str) -> dict[str, object]:
     assert parent.info.run_id == result.sweep_run_id
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["sweeps.tuner"] == tuner
-    assert parent.data.tags["sweeps.engine"] == "keras_tuner"
+    assert parent.data.tags["sweeps.engine"] == ("optuna" if tuner == "optuna" else "keras_tuner")
     assert parent.data.tags["sweeps.dataset"] == "mnist"
     assert parent.data.tags["sweeps.objective"] == "val_accuracy (max)"
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"spec.yaml", "model"}
@@ -56,7 +56,7 @@ def check_layout(result: SweepResult, tuner: str) -> dict[str, object]:
     for run in trials:
         assert run.data.tags[PARENT_TAG] == parent.info.run_id
         assert run.info.status == "FINISHED"
-        assert run.data.tags["sweeps.trial_status"] == "COMPLETED"
+        assert run.data.tags["sweeps.trial_status"] in statuses
         depth = int(run.data.params["depth"])
         expected = {"depth", "dropout", "learning_rate"} | {f"units_{i}" for i in range(depth)}
         assert set(run.data.params) == expected  # inactive layers stay out of the params
@@ -70,7 +70,8 @@ def check_layout(result: SweepResult, tuner: str) -> dict[str, object]:
         assert run.data.metrics["param_count"] > 0
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == {
             "learning_curves.png", "model_summary.txt"}
-    best = max(trials, key=lambda r: r.data.metrics["best_val_accuracy"])
+    best = max((r for r in trials if r.data.tags["sweeps.trial_status"] == "COMPLETED"),
+               key=lambda r: r.data.metrics["best_val_accuracy"])
     assert parent.data.tags["sweeps.best_run_id"] == best.info.run_id
     return {int(r.data.tags["sweeps.trial_number"]): r for r in trials}
 
@@ -115,8 +116,67 @@ def test_bayesian_sweep_and_the_logged_model_reproduces_the_test_metric(mnist_di
 
 def test_same_seed_same_trials() -> None:
     first, _ = sweep("random", "training.max_epochs=1", "tuner.max_trials=2", "seed=7",
-                     "tracking.experiment=a")
+                     "tracking.experiment=a", work_dir="first")
     second, _ = sweep("random", "training.max_epochs=1", "tuner.max_trials=2", "seed=7",
-                      "tracking.experiment=b")
+                      "tracking.experiment=b", work_dir="second")
     assert [t.params for t in first.trials] == [t.params for t in second.trials]
     assert np.allclose([t.objective for t in first.trials], [t.objective for t in second.trials])
+
+
+def test_optuna_sweep_has_the_same_layout_with_pruned_trials_marked() -> None:
+    # Median pruning after 2 startup trials over 6 epochs: later weak trials get pruned.
+    result, output = sweep("optuna", "training.max_epochs=6", "tuner.max_trials=6",
+                           "tuner.optuna.pruner=median", "training.early_stopping.patience=10",
+                           "search_space.learning_rate={min: 1.0e-5, max: 3.0e-3}")
+    trials = check_layout(result, "optuna", statuses=("COMPLETED", "PRUNED"))
+    assert len(trials) == 6
+    pruned = [t for t in trials.values() if t.data.tags["sweeps.trial_status"] == "PRUNED"]
+    for run in pruned:
+        assert run.info.run_name.endswith("(pruned)")
+        assert 1 <= run.data.metrics["epochs_run"] < 6
+    assert "PRUNED" in output or not pruned
+    study_trials = {t.number: t for t in __import__("optuna").load_study(
+        study_name=f"mnist_mlp-{_state_hash()}", storage="sqlite:///optuna.db").trials}
+    for number, run in trials.items():
+        assert study_trials[number - 1].state.name == (
+            "PRUNED" if run.data.tags["sweeps.trial_status"] == "PRUNED" else "COMPLETE")
+
+
+def _state_hash() -> str:
+    import json
+
+    return json.loads(Path(".sweeps/mnist_mlp/sweep.json").read_text())["spec_hash"]
+
+
+def test_optuna_multi_objective_tags_the_pareto_front() -> None:
+    result, output = sweep("optuna", "training.max_epochs=1", "tuner.max_trials=4",
+                           "objective=[{metric: val_accuracy}, {metric: params}]",
+                           "tuner.optuna.storage=journal:///" + str(Path("study.log").resolve()))
+    client = MlflowClient(result.tracking_uri)
+    parent = client.get_run(result.sweep_run_id)
+    runs = client.search_runs([result.experiment_id], "tags.`sweeps.kind` = 'trial'")
+    pareto = {r.data.tags["sweeps.trial_number"] for r in runs if r.data.tags.get("sweeps.pareto")}
+    assert pareto and parent.data.tags["sweeps.pareto_trials"] == ",".join(sorted(pareto, key=int))
+    points = [(r.data.metrics["best_val_accuracy"], r.data.metrics["best_params"]) for r in runs]
+    for run in runs:
+        acc, size = run.data.metrics["best_val_accuracy"], run.data.metrics["best_params"]
+        dominated = any(a >= acc and p <= size and (a, p) != (acc, size) for a, p in points)
+        assert dominated == (run.data.tags["sweeps.trial_number"] not in pareto)
+    assert "Pareto-optimal trials (val_accuracy, params):" in output
+    assert Path("study.log").stat().st_size > 0  # the journal storage was used
+
+
+def test_nan_loss_fails_the_trial_and_the_sweep_goes_on() -> None:
+    result, output = sweep("random", "training.max_epochs=2", "tuner.max_trials=4", "seed=3",
+                           "search_space.learning_rate={type: choice, values: [1.0e-3, 1.0e+20]}")
+    client = MlflowClient(result.tracking_uri)
+    runs = client.search_runs([result.experiment_id], "tags.`sweeps.kind` = 'trial'")
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert failed and finished, "seed 3 draws both learning rates"
+    for run in failed:
+        assert run.data.params["learning_rate"] == "1e+20"
+        assert "the training loss became nan" in run.data.tags["sweeps.error"]
+        assert run.data.tags["sweeps.trial_status"] == "FAILED"
+    assert all(r.data.params["learning_rate"] == "0.001" for r in finished)
+    assert result.best is not None and result.best.params["learning_rate"] == 0.001

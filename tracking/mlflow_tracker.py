@@ -32,6 +32,7 @@ from sweeps.events import (
     TrialStarted,
     TrialStatus,
 )
+from sweeps.trials import TrialRecord
 from tracking import plots
 
 __all__ = ["MlflowTracker", "PARENT_TAG", "KIND_TAG"]
@@ -50,6 +51,22 @@ _RUN_STATUS = {
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _record_of(run: Any, objective: str) -> TrialRecord:
+    """A finished trial run, read back for the summary of a resumed sweep."""
+    metrics, tags = run.data.metrics, run.data.tags
+    return TrialRecord(
+        trial_id=tags["sweeps.trial_id"],
+        number=int(tags["sweeps.trial_number"]),
+        params={k: yaml.safe_load(v) for k, v in run.data.params.items()},
+        param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
+        status=TrialStatus(tags["sweeps.trial_status"]),
+        objective=metrics.get(f"best_{objective}"),
+        epochs_run=int(metrics.get("epochs_run", 0)),
+        wall_time_s=metrics.get("wall_time_s", 0.0),
+        tags={k: v for k, v in tags.items() if k.startswith(("hyperband.", "optuna."))},
+    )
 
 
 class MlflowTracker(SweepObserver):
@@ -86,11 +103,16 @@ class MlflowTracker(SweepObserver):
         self._history: dict[str, dict[str, list[tuple[int, float]]]] = {}
         self._objective = "val_accuracy"
         self._counts: dict[TrialStatus, int] = defaultdict(int)
+        #: On resume: the trials finished before, as read back from MLflow.
+        self.previous_records: list[TrialRecord] = []
 
     # -- sweep -------------------------------------------------------------------------
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
         self._objective = spec.objective.metric
+        if event.resume_run_id is not None:
+            self._resume(event.resume_run_id, set(event.rerun_trial_ids))
+            return
         tags = {
             KIND_TAG: "sweep",
             "sweeps.sweep": spec.name,
@@ -124,6 +146,46 @@ class MlflowTracker(SweepObserver):
         self.client.log_text(self.parent_run_id,
                              yaml.safe_dump(spec.to_dict(), sort_keys=False), "spec.yaml")
 
+    def _resume(self, run_id: str, rerun: set[str]) -> None:
+        """Reopen the sweep's run and reconcile its trial runs with the engine's state.
+
+        A trial run left RUNNING by a killed process is ended as KILLED; a run of a trial the
+        engine is about to run again (its result never reached the engine's state) is marked
+        superseded and KILLED, so each trial keeps exactly one FINISHED run.
+        """
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            run = None
+        if run is None or run.info.experiment_id != self.experiment_id:
+            raise TrackingError(
+                f"the sweep's MLflow run {run_id} is not in experiment {self.experiment!r} at "
+                f"{self.tracking_uri}; resume with the tracking store and experiment it started "
+                "in (--tracking-uri, --experiment), or start over with --overwrite"
+            )
+        self.parent_run_id = run_id
+        self._parent_open = True
+        self.client.update_run(run_id, status="RUNNING")
+        children = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'",
+            max_results=50000, order_by=["attributes.start_time ASC"])
+        for child in children:
+            trial_id = child.data.tags.get("sweeps.trial_id", "")
+            status = child.data.tags.get("sweeps.trial_status")
+            if child.info.status == "RUNNING" or trial_id in rerun:
+                tags = [RunTag("sweeps.trial_status", TrialStatus.KILLED.value)]
+                if child.info.status != "RUNNING":
+                    tags.append(RunTag("sweeps.superseded", "true"))
+                self.client.log_batch(child.info.run_id, tags=tags)
+                self.client.set_terminated(child.info.run_id, "KILLED")
+            elif status in TrialStatus.__members__ and status != TrialStatus.KILLED.value:
+                self._trial_runs[trial_id] = child.info.run_id
+                self._trial_numbers[trial_id] = int(child.data.tags["sweeps.trial_number"])
+                self._counts[TrialStatus(status)] += 1
+                self.previous_records.append(_record_of(child, self._objective))
+        resumes = int(run.data.tags.get("sweeps.resumes", "0")) + 1
+        self.client.set_tag(run_id, "sweeps.resumes", str(resumes))
+
     def sweep_ended(self, event: SweepEnded) -> None:
         assert self.parent_run_id is not None
         run_id = self.parent_run_id
@@ -138,6 +200,12 @@ class MlflowTracker(SweepObserver):
                                 str(self._trial_numbers[event.best_trial_id]))
             self.client.set_tag(run_id, "sweeps.best_run_id", best_run)
             self.client.set_tag(best_run, "sweeps.best", "true")
+        if event.pareto_trial_ids:
+            numbers = [self._trial_numbers[t] for t in event.pareto_trial_ids]
+            self.client.set_tag(run_id, "sweeps.pareto_trials",
+                                ",".join(str(n) for n in sorted(numbers)))
+            for trial_id in event.pareto_trial_ids:
+                self.client.set_tag(self._trial_runs[trial_id], "sweeps.pareto", "true")
         if event.best_model is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "best_model.keras"
@@ -188,6 +256,7 @@ class MlflowTracker(SweepObserver):
         if run_id is None:  # ended before it started: nothing to close
             return
         metrics = {"epochs_run": event.epochs_run, "wall_time_s": event.wall_time_s}
+        metrics.update({f"best_{metric}": value for metric, value in event.values.items()})
         if event.objective is not None:
             metrics[f"best_{self._objective}"] = event.objective
         self.client.log_batch(
@@ -203,6 +272,10 @@ class MlflowTracker(SweepObserver):
             title = f"trial {self._trial_numbers[event.trial_id]}"
             self.client.log_figure(run_id, plots.learning_curves(history, title),
                                    "learning_curves.png")
+        if event.status is TrialStatus.PRUNED:
+            # MLflow has no PRUNED status; the name makes pruned trials stand out in lists.
+            number = self._trial_numbers[event.trial_id]
+            self.client.update_run(run_id, name=f"trial-{number:03d} (pruned)")
         self._counts[event.status] += 1
         self.client.set_terminated(run_id, _RUN_STATUS[event.status])
         self._open_trials.discard(event.trial_id)

@@ -17,11 +17,18 @@ __all__ = ["Engine", "build_context", "create_engine", "training_callbacks"]
 
 def create_engine(
     spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext, observer: SweepObserver,
-    work_dir: Path,
+    work_dir: Path, *, resume: bool, storage: str, study_name: str,
 ) -> Engine:
-    """The engine for ``spec.tuner.kind``."""
-    if spec.tuner.kind in (TunerKind.HYPERBAND, TunerKind.RANDOM, TunerKind.BAYESIAN):
-        from sweeps.engines.keras_tuner import KerasTunerEngine
+    """The engine for ``spec.tuner.kind``, keeping its state under ``work_dir``.
 
-        return KerasTunerEngine(spec, hypermodel, context, observer, work_dir)
-    raise ValueError(f"no engine for tuner kind {spec.tuner.kind!r}")
+    ``storage`` and ``study_name`` locate the Optuna study; keras-tuner keeps its state in
+    ``work_dir`` and reloads it when ``resume``.
+    """
+    if spec.tuner.kind is TunerKind.OPTUNA:
+        from sweeps.engines.optuna import OptunaEngine
+
+        return OptunaEngine(spec, hypermodel, context, observer, work_dir, storage=storage,
+                            study_name=study_name)
+    from sweeps.engines.keras_tuner import KerasTunerEngine
+
+    return KerasTunerEngine(spec, hypermodel, context, observer, work_dir, resume=resume)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,17 @@ class Engine(ABC):
     def load_model(self, trial_id: str) -> keras.Model:
         """The trained model of a completed trial, at its best epoch."""
 
+    #: What the engine repaired in its own state when resuming (shown to the user), if anything.
+    recovery_note: str | None = None
+
+    def interrupted_trial_ids(self) -> list[str]:
+        """Trials a previous process left unfinished; the engine runs them again."""
+        return []
+
+    def pareto_trial_ids(self) -> list[str]:
+        """The trials on the Pareto front of a multi-objective search (else none)."""
+        return []
+
 
 def build_context(spec: SweepSpec, input_shape: tuple[int, ...], num_classes: int,
                   train_size: int) -> BuildContext:
@@ -81,6 +93,39 @@ def training_callbacks(spec: SweepSpec) -> list[Any]:
         ),
         keras.callbacks.TerminateOnNaN(),
     ]
+
+
+class NonFiniteLoss(Exception):
+    """The training loss became NaN or infinite: the trial fails and the sweep goes on."""
+
+
+def epoch_metrics(model: Any, epoch: int, logs: Mapping[str, Any] | None) -> dict[str, float]:
+    """One epoch's logged metrics plus the learning rate the schedule reached.
+
+    Raises :class:`NonFiniteLoss` once the loss is NaN or infinite (TerminateOnNaN has
+    then stopped training mid-epoch): such a trial is failed, not ranked.
+    """
+    import keras
+
+    metrics = {name: float(value) for name, value in (logs or {}).items()}
+    metrics["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    loss = metrics.get("loss")
+    if loss is not None and not math.isfinite(loss):
+        raise NonFiniteLoss(f"the training loss became {loss} at epoch {epoch}")
+    return metrics
+
+
+def objective_values(spec: SweepSpec, history: Mapping[str, Sequence[float]],
+                     param_count: int) -> list[float]:
+    """Each objective's best value over the epochs (``params``: the parameter count)."""
+    values = []
+    for objective in spec.objectives:
+        if objective.metric == "params":
+            values.append(float(param_count))
+            continue
+        series = history.get(objective.metric) or [math.nan]
+        values.append(float(max(series) if objective.direction.value == "max" else min(series)))
+    return values
 
 
 def model_summary(model: Any) -> str:

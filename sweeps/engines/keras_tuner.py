@@ -8,8 +8,11 @@ into :mod:`sweeps.events`.
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import shutil
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,13 @@ from keras_tuner.src import config as kt_config
 
 from hypermodels import BuildContext, Hypermodel
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Param, Space
-from sweeps.engines.base import Engine, model_summary, training_callbacks
+from sweeps.engines.base import (
+    Engine,
+    NonFiniteLoss,
+    epoch_metrics,
+    model_summary,
+    training_callbacks,
+)
 from sweeps.errors import SweepsError
 from sweeps.events import (
     EpochEnded,
@@ -121,25 +130,32 @@ class _ReportingTuner:
     def on_epoch_end(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None):
         super().on_epoch_end(trial, model, epoch, logs)
         self._epochs[trial.trial_id] += 1
-        metrics = {name: float(value) for name, value in (logs or {}).items()}
-        metrics["learning_rate"] = float(keras.ops.convert_to_numpy(
-            model.optimizer.learning_rate))
+        try:
+            metrics = epoch_metrics(model, epoch, logs)
+        except NonFiniteLoss as exc:
+            # keras-tuner's way to fail a trial without retrying it.
+            raise kt.errors.FailedTrialError(str(exc)) from None
         self._observer.epoch_ended(EpochEnded(trial.trial_id, epoch, metrics))
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
-        try:
-            super().on_trial_end(trial)  # the oracle scores the trial here
-        finally:
-            ended = self.oracle.get_trial(trial.trial_id)
-            completed = ended.status == kt.engine.trial.TrialStatus.COMPLETED
-            self._observer.trial_ended(TrialEnded(
-                trial_id=trial.trial_id,
-                status=TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
-                objective=ended.score if completed else None,
-                epochs_run=self._epochs.get(trial.trial_id, 0),
-                wall_time_s=time.monotonic() - self._started[trial.trial_id],
-                message=None if completed else (ended.message or "").strip() or None,
-            ))
+        # Tracking hears first, keras-tuner persists second: a kill in between leaves the
+        # trial "ongoing" in keras-tuner's state, so --resume runs it again and marks this
+        # run superseded, rather than keeping a finished trial without its run.
+        objective = self.oracle.objective.name
+        score = (trial.metrics.get_best_value(objective)
+                 if trial.metrics.exists(objective) else None)  # what the oracle will score
+        completed = (trial.status == kt.engine.trial.TrialStatus.COMPLETED
+                     and score is not None and not math.isnan(score))
+        self._observer.trial_ended(TrialEnded(
+            trial_id=trial.trial_id,
+            status=TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
+            objective=score if completed else None,
+            epochs_run=self._epochs.get(trial.trial_id, 0),
+            wall_time_s=time.monotonic() - self._started[trial.trial_id],
+            message=None if completed else (trial.message or "the objective is NaN").strip(),
+        ))
+        super().on_trial_end(trial)
+        _snapshot(Path(self.project_dir), trial.trial_id)
 
 
 # keras-tuner prints every failed trial's traceback while DEBUG is on (its default); the
@@ -157,7 +173,7 @@ class KerasTunerEngine(Engine):
     name = "keras_tuner"
 
     def __init__(self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
-                 observer: SweepObserver, work_dir: Path) -> None:
+                 observer: SweepObserver, work_dir: Path, *, resume: bool = False) -> None:
         super().__init__(spec, hypermodel, context, observer, work_dir)
         kind = spec.tuner.kind
         options = spec.tuner.options
@@ -171,13 +187,15 @@ class KerasTunerEngine(Engine):
             kwargs.update(num_initial_points=options["num_initial_points"],
                           alpha=options["alpha"], beta=options["beta"])
         tuner_cls = type(f"Reporting{_TUNERS[kind].__name__}", (_ReportingTuner, _TUNERS[kind]), {})
+        project = work_dir / _PROJECT
+        self.recovery_note = _recover(project) if resume else None
         self.tuner = tuner_cls(
             hypermodel=_HyperModel(hypermodel, spec.search_space, context),
             objective=kt.Objective(spec.objective.metric, direction=spec.objective.direction.value),
             seed=spec.seed,
             directory=str(work_dir),
-            project_name=spec.name,
-            overwrite=True,
+            project_name=_PROJECT,
+            overwrite=not resume,
             observer=observer,
             base_seed=spec.seed,
             **kwargs,
@@ -202,9 +220,6 @@ class KerasTunerEngine(Engine):
         return min(planned, oracle.max_trials) if oracle.max_trials else planned
 
     def search(self, data: Dataset) -> None:
-        # Hyperband's later rounds load the earlier round's weights into a fresh model, whose
-        # optimizer is new by design; Keras warns about the optimizer slots it skips.
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         try:
             self.tuner.search(
                 data.x_train, data.y_train,
@@ -221,3 +236,63 @@ class KerasTunerEngine(Engine):
 
     def load_model(self, trial_id: str) -> keras.Model:
         return self.tuner.load_model(self.tuner.oracle.get_trial(trial_id))
+
+    def interrupted_trial_ids(self) -> list[str]:
+        """Trials a killed or interrupted run left RUNNING: keras-tuner runs them again."""
+        return [t.trial_id for t in self.tuner.oracle.trials.values()
+                if t.status == kt.engine.trial.TrialStatus.RUNNING]
+
+
+# -- keras-tuner's state files --------------------------------------------------------------
+# keras-tuner rewrites oracle.json, tuner0.json and trial_*/trial.json in place, so a kill
+# mid-write can leave a truncated file that makes the project unloadable (keras-tuner #439).
+# After every trial we keep a copy of the files as they stood, written atomically, and a
+# resume that finds a broken file rolls the project back to that copy.
+_PROJECT = "keras_tuner"
+_SNAPSHOT = "sweeps_snapshot"
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _snapshot(project: Path, trial_id: str) -> None:
+    snapshot = project / _SNAPSHOT
+    snapshot.mkdir(exist_ok=True)
+    _copy_atomic(project / f"trial_{trial_id}" / "trial.json", snapshot / f"trial_{trial_id}.json")
+    for state_file in project.glob("*.json"):  # oracle.json, tuner0.json
+        _copy_atomic(state_file, snapshot / state_file.name)
+
+
+def _parses(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _recover(project: Path) -> str | None:
+    """Make keras-tuner's project loadable again after a kill; say what was done, if anything."""
+    files = [*project.glob("*.json"), *project.glob("trial_*/trial.json")]
+    broken = [f for f in files if not _parses(f)]
+    if not broken:
+        return None
+    snapshot = project / _SNAPSHOT
+    if not (snapshot / "oracle.json").exists():
+        shutil.rmtree(project)
+        return (f"keras-tuner's state was cut mid-write ({broken[0].name}) before any trial "
+                "finished; its search starts over")
+    for saved in snapshot.glob("*.json"):
+        if saved.name.startswith("trial_"):
+            _copy_atomic(saved, project / saved.stem / "trial.json")
+        else:
+            _copy_atomic(saved, project / saved.name)
+    kept = set(json.loads((project / "oracle.json").read_text())["start_order"])
+    for trial_dir in project.glob("trial_*"):
+        if trial_dir.name.removeprefix("trial_") not in kept:
+            shutil.rmtree(trial_dir)
+    return (f"keras-tuner's state was cut mid-write ({', '.join(f.name for f in broken)}); "
+            f"rolled back to the snapshot after its last finished trial")

@@ -1,0 +1,317 @@
+"""Optuna: its samplers and pruners over the same hypermodel and search space.
+
+The hypermodel is driven through :class:`OptunaSpace` (``trial.suggest_*``), trained with
+the same callbacks as the keras-tuner engines plus optuna-integration's
+``KerasPruningCallback``, and reported through the same events, so MLflow cannot tell the
+engines apart except by the engine tag.
+
+Trials interrupted by Ctrl-C, SIGTERM or a kill are run again on ``--resume`` (enqueued with
+the same hyperparameters), as keras-tuner does with its interrupted trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+import optuna
+from optuna.trial import TrialState
+from optuna_integration import KerasPruningCallback
+
+from hypermodels import BuildContext, Hypermodel
+from hypermodels.space import (
+    ChoiceParam,
+    FixedParam,
+    FixedSpace,
+    FloatParam,
+    IntParam,
+    Param,
+    Space,
+)
+from sweeps.engines.base import (
+    Engine,
+    NonFiniteLoss,
+    epoch_metrics,
+    model_summary,
+    objective_values,
+    training_callbacks,
+)
+from sweeps.errors import SweepsError
+from sweeps.events import (
+    EpochEnded,
+    ModelBuilt,
+    SweepObserver,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
+from sweeps.spec import Direction, SweepSpec
+
+if TYPE_CHECKING:
+    from sweeps.data import Dataset
+
+__all__ = ["OptunaEngine", "OptunaSpace", "open_storage"]
+
+_log = logging.getLogger(__name__)
+#: User attributes on Optuna trials that sweeps sets.
+INTERRUPTED = "sweeps_interrupted"  # stopped by Ctrl-C / SIGTERM / a kill: run it again
+RETRY_OF = "sweeps_retry_of"  # on a re-run: the number of the trial it replaces
+
+
+class OptunaSpace(Space):
+    """Answers a hypermodel through an Optuna ``Trial`` (define-by-run: no conditional scopes
+    are needed, a layer not built is a parameter never suggested)."""
+
+    def __init__(self, trial: optuna.Trial, params: Mapping[str, Param]) -> None:
+        super().__init__(params)
+        self.trial = trial
+        #: Every value handed out, fixed ones included: the trial's hyperparameters.
+        self.values: dict[str, Any] = {}
+
+    def _suggest(self, name: str, param: Param) -> Any:
+        if isinstance(param, IntParam):
+            value: Any = self.trial.suggest_int(name, param.min, param.max, step=param.step)
+        elif isinstance(param, FloatParam):
+            value = self.trial.suggest_float(name, param.min, param.max, step=param.step,
+                                             log=param.log)
+        elif isinstance(param, ChoiceParam):
+            value = self.trial.suggest_categorical(name, list(param.values))
+        else:
+            assert isinstance(param, FixedParam)
+            value = param.value
+        self.values[name] = value
+        return value
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """Any Optuna storage: an RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file
+    (``journal:///path/to/file.log``, or any path ending in ``.log`` / ``.journal``)."""
+    if url.startswith("journal:"):
+        path = url.removeprefix("journal:").removeprefix("//")
+    elif url.endswith((".log", ".journal")) and "://" not in url:
+        path = url
+    else:
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable server
+            raise SweepsError(f"cannot open the Optuna storage {url}: {exc}") from None
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(path))
+
+
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    try:
+        return optuna.samplers.GPSampler(seed=seed)
+    except ImportError as exc:
+        raise SweepsError(f"the gp sampler needs PyTorch ({exc}); pip install 'sweeps[gp]' "
+                          "or choose another sampler") from None
+
+
+def _pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
+                                              reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+class OptunaEngine(Engine):
+    name = "optuna"
+
+    def __init__(self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
+                 observer: SweepObserver, work_dir: Path, *, storage: str,
+                 study_name: str) -> None:
+        super().__init__(spec, hypermodel, context, observer, work_dir)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        options = spec.tuner.options
+        self.multi = len(spec.objectives) > 1
+        sampler = options["sampler"]
+        if self.multi and sampler == "tpe":
+            sampler = "nsga2"  # the default sampler of a multi-objective sweep
+        # Optuna prunes on one intermediate value; a Pareto search has several objectives.
+        pruner = "none" if self.multi or spec.objective.metric == "params" else options["pruner"]
+        self.pruning = pruner != "none"
+        self.storage_url = storage
+        self.study = optuna.create_study(
+            storage=open_storage(storage), study_name=study_name, load_if_exists=True,
+            directions=["maximize" if o.direction is Direction.MAX else "minimize"
+                        for o in spec.objectives],
+            sampler=_sampler(sampler, spec.seed),
+            pruner=_pruner(pruner, spec.training.max_epochs),
+        )
+        self.models_dir = work_dir / "models"
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def planned_trials(self) -> int | None:
+        return self.spec.tuner.max_trials
+
+    # -- budget and re-runs --------------------------------------------------------------
+    def _counts(self, trial: optuna.trial.FrozenTrial) -> bool:
+        """Whether a trial uses up one of ``max_trials``: interrupted ones do not."""
+        if trial.user_attrs.get(INTERRUPTED):
+            return False
+        return trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
+                               TrialState.RUNNING, TrialState.WAITING)
+
+    def requeue_interrupted(self) -> list[int]:
+        """Enqueue a re-run of every trial a previous run left interrupted; their numbers.
+
+        Only for a single process resuming its own sweep: every RUNNING trial then belongs
+        to a process that is gone (killed), so it is marked interrupted and failed first. A
+        trial counts as re-queued once some trial carries its number in ``RETRY_OF``.
+        """
+        storage = self.study._storage  # noqa: SLF001 - Optuna's public storage API, via the study
+        trials = self.study.get_trials(deepcopy=False)
+        retried = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+        requeued = []
+        for trial in trials:
+            if trial.state is TrialState.RUNNING:
+                storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)  # noqa: SLF001
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+            elif not (trial.state is TrialState.FAIL and trial.user_attrs.get(INTERRUPTED)):
+                continue
+            if trial.number in retried:
+                continue
+            self.study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number},
+                                     skip_if_exists=False)
+            requeued.append(trial.number)
+        return requeued
+
+    @staticmethod
+    def discard_study(storage: str, study_name: str) -> None:
+        """Delete a study (for --overwrite); no error if it does not exist."""
+        try:
+            optuna.delete_study(study_name=study_name, storage=open_storage(storage))
+        except KeyError:
+            pass
+
+    def remaining_trials(self) -> int:
+        used = sum(self._counts(t) for t in self.study.get_trials(deepcopy=False)
+                   if t.state is not TrialState.WAITING)
+        return max(0, (self.spec.tuner.max_trials or 0) - used)
+
+    # -- the search ----------------------------------------------------------------------
+    def interrupted_trial_ids(self) -> list[str]:
+        return [str(number) for number in self.requeue_interrupted()]
+
+    def search(self, data: Dataset) -> None:
+        remaining = self.remaining_trials()
+        if remaining:
+            self.study.optimize(lambda trial: self._objective(trial, data), n_trials=remaining,
+                                catch=(Exception,))
+
+    def _objective(self, trial: optuna.Trial, data: Dataset) -> Any:
+        spec = self.spec
+        number = trial.number + 1
+        trial_id = str(trial.number)
+        keras.utils.set_random_seed(spec.seed + number)
+        self.observer.trial_started(TrialStarted(trial_id=trial_id, number=number, tags={
+            "optuna.trial_number": str(trial.number),
+            **({"optuna.retry_of": str(trial.user_attrs[RETRY_OF] + 1)}
+               if RETRY_OF in trial.user_attrs else {}),
+        }))
+        start = time.monotonic()
+        reporter = _EpochReporter(self.observer, trial_id)
+        history: dict[str, list[float]] = {}
+        param_count = 0
+
+        def ended(status: TrialStatus, message: str | None = None) -> None:
+            values = objective_values(spec, history, param_count) if history else []
+            finite = bool(values) and all(math.isfinite(v) for v in values)
+            self.observer.trial_ended(TrialEnded(
+                trial_id=trial_id, status=status,
+                objective=values[0] if finite and status is not TrialStatus.FAILED else None,
+                epochs_run=reporter.epochs, wall_time_s=time.monotonic() - start,
+                values=dict(zip((o.metric for o in spec.objectives), values)) if finite else {},
+                message=message,
+            ))
+
+        try:
+            keras.backend.clear_session()  # what keras-tuner does before every build
+            space = OptunaSpace(trial, spec.search_space)
+            model = self.hypermodel.build(space, self.context)
+            param_count = model.count_params()
+            self.observer.model_built(ModelBuilt(trial_id, dict(space.values), param_count,
+                                                 model_summary(model)))
+            callbacks = [reporter, *training_callbacks(spec), self._checkpoint(trial_id)]
+            if self.pruning:
+                callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
+            model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                      epochs=spec.training.max_epochs, batch_size=spec.training.batch_size,
+                      callbacks=callbacks, verbose=0)
+            history = reporter.history
+        except optuna.TrialPruned:
+            history = reporter.history
+            ended(TrialStatus.PRUNED)
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED, True)
+            raise
+        except Exception as exc:
+            history = reporter.history
+            ended(TrialStatus.FAILED, traceback.format_exc() if not isinstance(
+                exc, NonFiniteLoss) else f"NonFiniteLoss: {exc}")
+            raise
+        values = objective_values(spec, history, param_count)
+        ended(TrialStatus.COMPLETED)
+        return tuple(values) if self.multi else values[0]
+
+    def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
+        """Keep each trial's best epoch (by the primary objective, as keras-tuner does)."""
+        objective = self.spec.objective
+        monitor = objective.metric if objective.metric != "params" else "val_loss"
+        mode = "min" if monitor.endswith("loss") else objective.direction.value
+        return keras.callbacks.ModelCheckpoint(
+            self.models_dir / f"trial_{trial_id}.weights.h5", monitor=monitor, mode=mode,
+            save_best_only=True, save_weights_only=True)
+
+    # -- results -------------------------------------------------------------------------
+    def load_model(self, trial_id: str) -> keras.Model:
+        frozen = self.study.trials[int(trial_id)]
+        model = self.hypermodel.build(
+            FixedSpace(self.spec.search_space, frozen.params), self.context)
+        model.load_weights(self.models_dir / f"trial_{trial_id}.weights.h5")
+        return model
+
+    def pareto_trial_ids(self) -> list[str]:
+        if not self.multi:
+            return []
+        return [str(t.number) for t in self.study.best_trials]
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    """Reports each epoch to the observer; placed first so a pruned epoch is still logged."""
+
+    def __init__(self, observer: SweepObserver, trial_id: str) -> None:
+        super().__init__()
+        self.observer = observer
+        self.trial_id = trial_id
+        self.epochs = 0
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.epochs += 1
+        metrics = epoch_metrics(self.model, epoch, logs)
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(value)
+        self.observer.epoch_ended(EpochEnded(self.trial_id, epoch, metrics))

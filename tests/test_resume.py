@@ -1,0 +1,145 @@
+"""Resume without loss: real processes, real SIGKILL mid-trial, then --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeps.errors import SweepsError
+from sweeps.runner import run_sweep
+from sweeps.spec import load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+# Trials of a few seconds each, so a kill lands mid-trial.
+ARGS = ["--max-trials", "4", "--max-epochs", "15", "--set", "data.subset=3000",
+        "--set", "search_space.units={min: 16, max: 32, step: 16}",
+        "--set", "training.early_stopping.patience=20", "--set", "tuner.optuna.pruner=none"]
+
+
+def sweeps_cmd(tuner: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "sweeps", "run", "mnist_mlp", "--tuner", tuner, *ARGS, *extra]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def kill_during_trial(tuner: str, number: int, *extra: str) -> None:
+    """Start a sweep and SIGKILL it once trial ``number`` has trained its first epoch."""
+    proc = subprocess.Popen(sweeps_cmd(tuner, *extra), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env())
+    deadline = time.monotonic() + 300
+    while _epochs_logged(Path("mlflow.db"), f"trial-{number:03d}") < 1:
+        assert proc.poll() is None, "the sweep ended before the chosen trial trained"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _epochs_logged(db: Path, run_name: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM metrics m JOIN runs r ON m.run_uuid = r.run_uuid "
+                "WHERE r.name = ? AND r.status = 'RUNNING' AND m.key = 'loss'", (run_name,)
+            ).fetchone()
+    except sqlite3.OperationalError:  # tables not created yet, or locked for a moment
+        return 0
+    return row[0]
+
+
+def resume(tuner: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(sweeps_cmd(tuner, "--resume"), capture_output=True, text=True,
+                          env=env(), timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def trial_runs(tracking_uri: str) -> list:
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("mnist_mlp")
+    return client.search_runs([experiment.experiment_id])
+
+
+def check_resumed_store(tracking_uri: str) -> list:
+    runs = trial_runs(tracking_uri)
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags["sweeps.resumes"] == "1"
+    trials = [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+    finished = [r for r in trials if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags["sweeps.trial_number"] for r in finished) == sorted(
+        {r.data.tags["sweeps.trial_number"] for r in finished})  # no trial finished twice
+    assert len(finished) == 4
+    assert parents[0].data.metrics["trials_completed"] == 4
+    killed = [r for r in trials if r.info.status == "KILLED"]
+    assert len(killed) == 1 and killed[0].data.tags["sweeps.trial_status"] == "KILLED"
+    return killed
+
+
+@pytest.mark.parametrize("tuner", ["random", "hyperband"])
+def test_keras_tuner_sweep_killed_mid_trial_resumes_and_reruns_it(tuner, tracking_uri) -> None:
+    kill_during_trial(tuner, 3)
+    out = resume(tuner).stdout
+    killed = check_resumed_store(tracking_uri)
+    # keras-tuner runs the interrupted trial again under its own id and number.
+    number = killed[0].data.tags["sweeps.trial_number"]
+    assert number == "3"
+    assert f"trial 3/4" in out
+    assert "top 4 of 4 completed trials" in out  # the summary covers the trials before the kill
+
+
+def test_optuna_sweep_killed_mid_trial_resumes_and_reruns_it(tracking_uri: str) -> None:
+    kill_during_trial("optuna", 3)
+    resume("optuna")
+    killed = check_resumed_store(tracking_uri)
+    state = json.loads(Path(".sweeps/mnist_mlp/sweep.json").read_text())
+    study = optuna.load_study(study_name=f"mnist_mlp-{state['spec_hash']}",
+                              storage="sqlite:///optuna.db")
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == 4 and states.count("FAIL") == 1
+    interrupted = next(t for t in study.trials if t.state.name == "FAIL")
+    assert interrupted.user_attrs["sweeps_interrupted"] is True
+    assert interrupted.number == int(killed[0].data.tags["sweeps.trial_number"]) - 1
+    rerun = next(t for t in study.trials if t.user_attrs.get("sweeps_retry_of") is not None)
+    assert rerun.user_attrs["sweeps_retry_of"] == interrupted.number
+    assert rerun.params == interrupted.params and rerun.state.name == "COMPLETE"
+
+
+def test_resume_repairs_keras_tuner_state_cut_mid_write(tracking_uri: str) -> None:
+    kill_during_trial("random", 3)
+    oracle = Path(".sweeps/mnist_mlp/keras_tuner/oracle.json")
+    oracle.write_text(oracle.read_text()[:40])  # what a kill mid-write leaves
+    out = resume("random").stdout
+    assert "note: keras-tuner's state was cut mid-write (oracle.json); rolled back" in out
+    check_resumed_store(tracking_uri)
+
+
+def test_existing_state_needs_resume_or_overwrite(tracking_uri: str) -> None:
+    quick = ["tuner.kind=random", "tuner.max_trials=1", "training.max_epochs=1",
+             "data.subset=300", "search_space.units={min: 16, max: 16}"]
+    first = run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"), stream=open(os.devnull, "w"))
+    with pytest.raises(SweepsError, match=r"already has state in \.sweeps/mnist_mlp .*add --resume"):
+        run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"))
+    changed = load_spec("mnist_mlp", [*quick, "training.max_epochs=2"])
+    with pytest.raises(SweepsError, match=r"its spec changed since it started \(training\.max_epochs: 1 -> 2\)"):
+        run_sweep(changed, work_dir=Path(".sweeps"), resume=True)
+    with pytest.raises(SweepsError, match="nothing to resume"):
+        run_sweep(load_spec("mnist_mlp", quick), work_dir=Path("elsewhere"), resume=True)
+    again = run_sweep(changed, work_dir=Path(".sweeps"), overwrite=True, stream=open(os.devnull, "w"))
+    assert again.sweep_run_id != first.sweep_run_id
+    parents = [r for r in trial_runs(tracking_uri) if r.data.tags["sweeps.kind"] == "sweep"]
+    assert {r.info.status for r in parents} == {"FINISHED"} and len(parents) == 2
