@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(run)
     run.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
                      help="where the tuner keeps its state and checkpoints (default: .sweeps)")
+    worker = commands.add_parser(
+        "worker", help="run trials of a shared Optuna study beside other workers")
+    _add_spec_arguments(worker)
+    worker.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
+                        help="where trial weights go; share it between machines for the final "
+                             "test evaluation (default: .sweeps)")
+    worker.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     again = run.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue this sweep where it stopped (same spec only)")
@@ -115,6 +122,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.best is not None else 1
 
 
+def _worker(args: argparse.Namespace) -> int:
+    args.tuner = "optuna"  # workers share an Optuna study
+    spec = _spec_from(args)
+    from sweeps.worker import run_worker
+
+    result = run_worker(spec, work_dir=args.work_dir, quiet=not args.verbose)
+    print(f"MLflow: experiment {spec.tracking.experiment!r} (id {result.experiment_id}), "
+          f"sweep run {result.sweep_run_id}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -130,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "show":
             return _show(args)
+        if args.command == "worker":
+            return _worker(args)
         return _run(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)

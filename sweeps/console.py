@@ -65,6 +65,8 @@ class ConsoleReporter(SweepObserver):
         best = self.book.best()
         if event.status is TrialStatus.COMPLETED:
             outcome = f"{self.metric}={format_value(event.objective)}"
+        elif event.status is TrialStatus.PRUNED:
+            outcome = f"pruned ({self.metric}={format_value(event.objective)})"
         else:
             outcome = f"{event.status.value}: {event.error or 'no message'}"
         extra = ""

@@ -52,6 +52,9 @@ class SweepStarted:
     rerun_trial_ids: Sequence[str] = ()
     #: What the engine had to repair in its own state on resume, if anything.
     recovery_note: str | None = None
+    #: Set for a worker joining a sweep another process founded: log under this run,
+    #: leave its ending to the founder.
+    join_run_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """SIGTERM ends the sweep the way Ctrl-C does (runs marked KILLED), then exits."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -153,7 +153,7 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
 
     outcome = TrialStatus.FAILED
     test_metrics: dict[str, float] = {}
-    with _sigterm_interrupts():
+    with sigterm_interrupts():
         try:
             observer.sweep_started(SweepStarted(
                 spec=spec, engine=engine.name, planned_trials=engine.planned_trials,

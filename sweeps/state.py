@@ -21,7 +21,7 @@ from typing import Any
 from sweeps.errors import SweepsError
 from sweeps.spec import SweepSpec
 
-__all__ = ["SweepState", "prepare_state", "identity", "spec_changes", "write_atomic"]
+__all__ = ["SweepState", "prepare_state", "identity", "spec_changes", "sweep_id", "write_atomic"]
 
 _NOT_IDENTITY = (("description",), ("tracking",), ("data", "dir"), ("tuner", "optuna", "storage"))
 STATE_FILE = "sweep.json"
@@ -40,6 +40,12 @@ def identity(spec: SweepSpec) -> dict[str, Any]:
 
 def _hash(ident: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def sweep_id(spec: SweepSpec) -> str:
+    """``<name>-<hash>``: the same for every process running the same sweep (the Optuna
+    study name)."""
+    return f"{spec.name}-{_hash(identity(spec))}"
 
 
 def spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -75,7 +81,7 @@ class SweepState:
 
     @property
     def study_name(self) -> str:
-        return f"{self.name}-{self.spec_hash}"
+        return f"{self.name}-{self.spec_hash}"  # as sweep_id(spec)
 
     def save(self) -> None:
         data = {k: v for k, v in asdict(self).items() if k not in ("directory", "resumed")}

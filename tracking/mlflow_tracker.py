@@ -82,7 +82,13 @@ class MlflowTracker(SweepObserver):
         try:
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
-                self.experiment_id = self.client.create_experiment(experiment)
+                try:
+                    self.experiment_id = self.client.create_experiment(experiment)
+                except MlflowException:  # a worker started beside us created it first
+                    found = self.client.get_experiment_by_name(experiment)
+                    if found is None:
+                        raise
+                    self.experiment_id = found.experiment_id
             elif found.lifecycle_stage != "active":
                 raise TrackingError(
                     f"MLflow experiment {experiment!r} at {tracking_uri} is deleted; restore "
@@ -112,6 +118,10 @@ class MlflowTracker(SweepObserver):
         self._objective = spec.objective.metric
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
+            return
+        if event.join_run_id is not None:
+            self._check_sweep_run(event.join_run_id)
+            self.parent_run_id = event.join_run_id  # the founder ends it, not us
             return
         tags = {
             KIND_TAG: "sweep",
@@ -153,23 +163,11 @@ class MlflowTracker(SweepObserver):
         engine is about to run again (its result never reached the engine's state) is marked
         superseded and KILLED, so each trial keeps exactly one FINISHED run.
         """
-        try:
-            run = self.client.get_run(run_id)
-        except MlflowException:
-            run = None
-        if run is None or run.info.experiment_id != self.experiment_id:
-            raise TrackingError(
-                f"the sweep's MLflow run {run_id} is not in experiment {self.experiment!r} at "
-                f"{self.tracking_uri}; resume with the tracking store and experiment it started "
-                "in (--tracking-uri, --experiment), or start over with --overwrite"
-            )
+        run = self._check_sweep_run(run_id)
         self.parent_run_id = run_id
         self._parent_open = True
         self.client.update_run(run_id, status="RUNNING")
-        children = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'",
-            max_results=50000, order_by=["attributes.start_time ASC"])
-        for child in children:
+        for child in self._trial_runs_of(run_id):
             trial_id = child.data.tags.get("sweeps.trial_id", "")
             status = child.data.tags.get("sweeps.trial_status")
             if child.info.status == "RUNNING" or trial_id in rerun:
@@ -185,6 +183,43 @@ class MlflowTracker(SweepObserver):
                 self.previous_records.append(_record_of(child, self._objective))
         resumes = int(run.data.tags.get("sweeps.resumes", "0")) + 1
         self.client.set_tag(run_id, "sweeps.resumes", str(resumes))
+
+    def _check_sweep_run(self, run_id: str) -> Any:
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            run = None
+        if run is None or run.info.experiment_id != self.experiment_id:
+            raise TrackingError(
+                f"the sweep's MLflow run {run_id} is not in experiment {self.experiment!r} at "
+                f"{self.tracking_uri}; use the tracking store and experiment it started in "
+                "(--tracking-uri, --experiment), or start over with --overwrite"
+            )
+        return run
+
+    def _trial_runs_of(self, run_id: str) -> list[Any]:
+        return self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'",
+            max_results=50000, order_by=["attributes.start_time ASC"])
+
+    def finished_trials(self) -> list[TrialRecord]:
+        """Every trial of the sweep with a final result, whichever process ran it."""
+        assert self.parent_run_id is not None
+        records = []
+        for child in self._trial_runs_of(self.parent_run_id):
+            status = child.data.tags.get("sweeps.trial_status")
+            if child.info.status != "RUNNING" and status in ("COMPLETED", "FAILED", "PRUNED"):
+                records.append(_record_of(child, self._objective))
+                self._trial_runs[records[-1].trial_id] = child.info.run_id
+                self._trial_numbers[records[-1].trial_id] = records[-1].number
+        self._counts = defaultdict(int)
+        for record in records:
+            self._counts[record.status] += 1
+        return records
+
+    def take_over_sweep_run(self) -> None:
+        """Become the process that ends the sweep run (a worker founding the sweep)."""
+        self._parent_open = True
 
     def sweep_ended(self, event: SweepEnded) -> None:
         assert self.parent_run_id is not None

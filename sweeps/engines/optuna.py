@@ -62,6 +62,7 @@ _log = logging.getLogger(__name__)
 #: User attributes on Optuna trials that sweeps sets.
 INTERRUPTED = "sweeps_interrupted"  # stopped by Ctrl-C / SIGTERM / a kill: run it again
 RETRY_OF = "sweeps_retry_of"  # on a re-run: the number of the trial it replaces
+SURPLUS = "sweeps_surplus"  # asked for by a worker after the budget was used up: not run
 
 
 class OptunaSpace(Space):
@@ -89,22 +90,38 @@ class OptunaSpace(Space):
         return value
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseStorage:
     """Any Optuna storage: an RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file
-    (``journal:///path/to/file.log``, or any path ending in ``.log`` / ``.journal``)."""
+    (``journal:///path/to/file.log``, or any path ending in ``.log`` / ``.journal``).
+
+    With ``heartbeat`` (workers), running trials beat every 10 s; one silent for 60 s belongs
+    to a dead worker and is failed by the next worker to start a trial, then enqueued again.
+    """
     if url.startswith("journal:"):
         path = url.removeprefix("journal:").removeprefix("//")
     elif url.endswith((".log", ".journal")) and "://" not in url:
         path = url
     else:
-        try:
-            return optuna.storages.RDBStorage(url)
-        except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable server
-            raise SweepsError(f"cannot open the Optuna storage {url}: {exc}") from None
+        beat = dict(heartbeat_interval=10, grace_period=60,
+                    failed_trial_callback=_requeue_dead) if heartbeat else {}
+        for attempt in range(3):
+            try:
+                return optuna.storages.RDBStorage(url, **beat)
+            except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable server
+                # Workers starting together race to create the tables; the loser retries.
+                if attempt == 2:
+                    raise SweepsError(f"cannot open the Optuna storage {url}: {exc}") from None
+                time.sleep(1.0 + attempt)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(path))
+
+
+def _requeue_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Optuna failed a dead worker's trial (no heartbeat): run it again."""
+    study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number},
+                        skip_if_exists=False)
 
 
 def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -139,7 +156,7 @@ class OptunaEngine(Engine):
 
     def __init__(self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
                  observer: SweepObserver, work_dir: Path, *, storage: str,
-                 study_name: str) -> None:
+                 study_name: str, worker: bool = False) -> None:
         super().__init__(spec, hypermodel, context, observer, work_dir)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         options = spec.tuner.options
@@ -151,13 +168,22 @@ class OptunaEngine(Engine):
         pruner = "none" if self.multi or spec.objective.metric == "params" else options["pruner"]
         self.pruning = pruner != "none"
         self.storage_url = storage
-        self.study = optuna.create_study(
-            storage=open_storage(storage), study_name=study_name, load_if_exists=True,
-            directions=["maximize" if o.direction is Direction.MAX else "minimize"
-                        for o in spec.objectives],
-            sampler=_sampler(sampler, spec.seed),
-            pruner=_pruner(pruner, spec.training.max_epochs),
-        )
+        storage_obj = open_storage(storage, heartbeat=worker)
+        sampler_obj = _sampler(sampler, spec.seed)
+        pruner_obj = _pruner(pruner, spec.training.max_epochs)
+        try:
+            self.study = optuna.create_study(
+                storage=storage_obj, study_name=study_name, sampler=sampler_obj,
+                pruner=pruner_obj, directions=[
+                    "maximize" if o.direction is Direction.MAX else "minimize"
+                    for o in spec.objectives])
+            #: Whether this process created the study (creation is atomic in the storage, so
+            #: exactly one of several workers starting together gets True).
+            self.created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            self.study = optuna.load_study(study_name=study_name, storage=storage_obj,
+                                           sampler=sampler_obj, pruner=pruner_obj)
+            self.created = False
         self.models_dir = work_dir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
@@ -166,9 +192,13 @@ class OptunaEngine(Engine):
         return self.spec.tuner.max_trials
 
     # -- budget and re-runs --------------------------------------------------------------
-    def _counts(self, trial: optuna.trial.FrozenTrial) -> bool:
-        """Whether a trial uses up one of ``max_trials``: interrupted ones do not."""
-        if trial.user_attrs.get(INTERRUPTED):
+    @staticmethod
+    def _counts(trial: optuna.trial.FrozenTrial, retried: set[int]) -> bool:
+        """Whether a trial uses up one of ``max_trials``: interrupted, re-run and surplus
+        trials do not."""
+        if trial.user_attrs.get(INTERRUPTED) or trial.user_attrs.get(SURPLUS):
+            return False
+        if trial.state is TrialState.FAIL and trial.number in retried:
             return False
         return trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
                                TrialState.RUNNING, TrialState.WAITING)
@@ -182,7 +212,7 @@ class OptunaEngine(Engine):
         """
         storage = self.study._storage  # noqa: SLF001 - Optuna's public storage API, via the study
         trials = self.study.get_trials(deepcopy=False)
-        retried = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+        retried = self._retried(trials)
         requeued = []
         for trial in trials:
             if trial.state is TrialState.RUNNING:
@@ -205,10 +235,51 @@ class OptunaEngine(Engine):
         except KeyError:
             pass
 
+    def _retried(self, trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+        return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+
     def remaining_trials(self) -> int:
-        used = sum(self._counts(t) for t in self.study.get_trials(deepcopy=False)
-                   if t.state is not TrialState.WAITING)
+        trials = self.study.get_trials(deepcopy=False)
+        retried = self._retried(trials)
+        used = sum(self._counts(t, retried) for t in trials if t.state is not TrialState.WAITING)
         return max(0, (self.spec.tuner.max_trials or 0) - used)
+
+    def _is_surplus(self, trial: optuna.Trial) -> bool:
+        """Whether ``trial`` lies beyond the budget, given every trial numbered before it.
+
+        Storages hand out trial numbers atomically, so of two workers asking at once the one
+        with the higher number sees the other's trial here: together they never run more
+        than ``max_trials``.
+        """
+        trials = self.study.get_trials(deepcopy=False)
+        retried = self._retried(trials)
+        earlier = sum(self._counts(t, retried) for t in trials if t.number < trial.number)
+        return earlier >= (self.spec.tuner.max_trials or 0)
+
+    def search_as_worker(self, data: Dataset) -> None:
+        """Run trials of a shared study until its budget is used, beside other workers.
+
+        Unlike :meth:`search`, never fails RUNNING trials: they may be other workers'.
+        Trials of a worker that died are failed by Optuna's heartbeat (RDB storages) and run
+        again through the storage's failed-trial callback.
+        """
+
+        def objective(trial: optuna.Trial) -> Any:
+            if self._is_surplus(trial):
+                trial.set_user_attr(SURPLUS, True)
+                self.study.stop()
+                raise _Surplus(f"trial {trial.number} is beyond max_trials")
+            return self._objective(trial, data)
+
+        def stop_when_spent(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+            if not self.remaining_trials():
+                study.stop()  # rather than asking for a trial only to refuse it
+
+        if self.remaining_trials():
+            self.study.optimize(objective, catch=(Exception,), callbacks=[stop_when_spent])
+
+    def running_trials(self) -> int:
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
     # -- the search ----------------------------------------------------------------------
     def interrupted_trial_ids(self) -> list[str]:
@@ -297,6 +368,10 @@ class OptunaEngine(Engine):
         if not self.multi:
             return []
         return [str(t.number) for t in self.study.best_trials]
+
+
+class _Surplus(Exception):
+    """A worker's trial beyond the budget: failed at once, never trained or logged."""
 
 
 class _EpochReporter(keras.callbacks.Callback):

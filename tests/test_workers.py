@@ -1,0 +1,78 @@
+"""Several worker processes on one Optuna study in a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeps.spec import load_spec
+from sweeps.state import sweep_id
+from tests.postgres import create_database, postgres_server, server_binaries
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = ["--max-trials", "6", "--max-epochs", "2", "--set", "data.subset=600",
+         "--set", "search_space.units={min: 16, max: 32, step: 16}",
+         "--set", "tuner.optuna.pruner=none"]
+
+pytestmark = pytest.mark.skipif(
+    server_binaries() is None,
+    reason="PostgreSQL server not installed (apt-get install postgresql; .ci/run installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_server() as server:
+        yield server
+
+
+def test_three_workers_run_exactly_max_trials_under_one_sweep_run(postgres, workdir) -> None:
+    url, bindir = postgres
+    storage = create_database(url, bindir, "optuna_three")
+    tracking = create_database(url, bindir, "mlflow_three")
+    # Create both schemas once, as a team does when it sets up the servers (the MLflow
+    # server, `optuna create-study`), rather than from three processes at once.
+    MlflowClient(tracking).search_experiments()
+    optuna.storages.RDBStorage(storage)
+
+    cmd = [sys.executable, "-m", "sweeps", "worker", "mnist_mlp", "--storage", storage,
+           "--tracking-uri", tracking, *SMALL]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env) for _ in range(3)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+
+    spec = load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=6",
+                                   "training.max_epochs=2", "data.subset=600",
+                                   "search_space.units={min: 16, max: 32, step: 16}",
+                                   "tuner.optuna.pruner=none"])
+    study = optuna.load_study(study_name=sweep_id(spec), storage=storage)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    numbers = [t.number for t in study.trials]
+    assert len(complete) == 6
+    assert len(numbers) == len(set(numbers))
+    surplus = [t for t in study.trials if t.user_attrs.get("sweeps_surplus")]
+    # Only workers asking at the very same moment for the last slots get a surplus trial.
+    assert len(study.trials) == 6 + len(surplus) and len(surplus) <= 2
+
+    client = MlflowClient(tracking)
+    runs = client.search_runs([client.get_experiment_by_name("mnist_mlp").experiment_id])
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    trials = [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.metrics["trials_completed"] == 6
+    assert 0 < parents[0].data.metrics["test_accuracy"] <= 1
+    assert sorted(int(r.data.tags["sweeps.trial_number"]) for r in trials) == sorted(
+        t.number + 1 for t in complete)
+    assert all(r.info.status == "FINISHED" for r in trials)
+    assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {parents[0].info.run_id}
+    ran = sum(out.count("\ntrial ") + out.startswith("trial ") for out, _ in outputs)
+    assert ran == 6  # every trial ran once, somewhere
