@@ -98,7 +98,7 @@ def test_keras_tuner_sweep_killed_mid_trial_resumes_and_reruns_it(tuner, trackin
     # keras-tuner runs the interrupted trial again under its own id and number.
     number = killed[0].data.tags["sweeps.trial_number"]
     assert number == "3"
-    assert f"trial 3/4" in out
+    assert "trial 3/4" in out
     assert "top 4 of 4 completed trials" in out  # the summary covers the trials before the kill
 
 

@@ -1,0 +1,164 @@
+"""What one process needs to run trials of a sweep and report them: shared by ``run``
+(:mod:`sweeps.runner`) and ``worker`` (:mod:`sweeps.worker`).
+
+Order matters for "nothing half-written": a :class:`Session` loads the dataset and opens the
+tracking store when created, before TensorFlow loads and before the caller writes any state
+or MLflow run; once runs exist, :meth:`Session.guarded` ends them on every exit path (KILLED
+on Ctrl-C or SIGTERM, FAILED on errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import signal
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hypermodels import get_hypermodel
+from sweeps.backend import load_backend
+from sweeps.console import ConsoleReporter
+from sweeps.errors import SweepInterrupted
+from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
+from sweeps.spec import SweepSpec
+from sweeps.trials import TrialBook, TrialRecord
+
+if TYPE_CHECKING:
+    from sweeps.engines import Engine
+
+__all__ = ["Session", "SweepResult", "resolve_tracking_uri", "sigterm_interrupts"]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    tracking_uri: str
+    experiment_id: str
+    sweep_run_id: str
+    best: TrialRecord | None
+    test_metrics: dict[str, float]
+    trials: list[TrialRecord]
+
+
+def resolve_tracking_uri(spec: SweepSpec) -> str:
+    """The spec's (or ``--tracking-uri``'s) URI, else $MLFLOW_TRACKING_URI, else MLflow's
+    default (``sqlite:///mlflow.db`` in the working directory)."""
+    if spec.tracking.uri:
+        return spec.tracking.uri
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM ends the sweep the way Ctrl-C does (runs marked KILLED), then exits."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SweepInterrupted(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals to the caller
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Session:
+    def __init__(self, spec: SweepSpec, stream: TextIO = sys.stdout) -> None:
+        from sweeps.data import load_dataset
+        from tracking import MlflowTracker
+
+        self.spec = spec
+        self.stream = stream
+        # Data and store first: their errors come in a second, not after TensorFlow's
+        # import, and before any state is written or replaced.
+        self.dataset = load_dataset(spec.data)
+        self.tracking_uri = resolve_tracking_uri(spec)
+        self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
+        self.test_metrics: dict[str, float] = {}
+
+    def start(self, *, quiet: bool) -> None:
+        """Load TensorFlow and build what engines need: hypermodel, context, observers."""
+        load_backend(quiet=quiet)
+        from sweeps.engines import build_context
+
+        # Trained weights are loaded into freshly compiled models (Hyperband's later rounds,
+        # the best model at the end), whose optimizers are new by design; Keras warns about
+        # the optimizer slots it skips.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        spec, data = self.spec, self.dataset
+        self.hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
+        self.context = build_context(spec, data.input_shape, data.num_classes, len(data.x_train))
+        self.book = TrialBook(spec.objective)
+        self.observer = Broadcast([self.book, self.tracker, ConsoleReporter(self.book, self.stream)])
+
+    def started(self, engine: Engine, **extra: Any) -> None:
+        """Announce the sweep (``extra``: resume or join details of :class:`SweepStarted`)."""
+        data = self.dataset
+        self.observer.sweep_started(SweepStarted(
+            spec=self.spec, engine=engine.name, planned_trials=engine.planned_trials,
+            data_source=data.source,
+            data_sizes={"train": len(data.x_train), "validation": len(data.x_val),
+                        "test": len(data.x_test)},
+            **extra,
+        ))
+
+    @contextlib.contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Run the trials: every MLflow run still open when this exits abnormally is ended."""
+        # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
+        # trial's build; each full collection walks the hundreds of thousands of objects
+        # TensorFlow, Keras and MLflow create at import, about 0.3 s a time. They live as long
+        # as the process, so move them out of the collector's reach.
+        gc.freeze()
+        outcome = TrialStatus.FAILED
+        with sigterm_interrupts():
+            try:
+                yield
+                outcome = TrialStatus.COMPLETED
+            except KeyboardInterrupt:  # Ctrl-C, and SIGTERM through SweepInterrupted
+                outcome = TrialStatus.KILLED
+                raise
+            finally:
+                if outcome is not TrialStatus.COMPLETED:
+                    self.tracker.close(outcome)
+
+    def finish(self, engine: Engine, *, model_missing_ok: bool = False) -> None:
+        """Evaluate the best trial's model on the test set (its only use) and end the sweep."""
+        best = self.book.best()
+        model = None
+        if best is not None:
+            try:
+                model = engine.load_model(best.trial_id)
+            except OSError as exc:
+                if not model_missing_ok:
+                    raise
+                print(f"note: no test evaluation: the best trial's weights are not here "
+                      f"({exc}); give all workers one --work-dir on a shared filesystem",
+                      file=sys.stderr)
+        if model is not None:
+            loss, accuracy = model.evaluate(self.dataset.x_test, self.dataset.y_test,
+                                            batch_size=1024, verbose=0)
+            self.test_metrics = {"test_loss": float(loss), "test_accuracy": float(accuracy)}
+        self.observer.sweep_ended(SweepEnded(
+            best_trial_id=best.trial_id if best else None,
+            best_objective=best.objective if best else None,
+            test_metrics=self.test_metrics, best_model=model,
+            pareto_trial_ids=engine.pareto_trial_ids(),
+        ))
+
+    def result(self) -> SweepResult:
+        assert self.tracker.parent_run_id is not None
+        return SweepResult(
+            tracking_uri=self.tracking_uri, experiment_id=self.tracker.experiment_id,
+            sweep_run_id=self.tracker.parent_run_id, best=self.book.best(),
+            test_metrics=self.test_metrics,
+            trials=sorted(self.book.records.values(), key=lambda r: r.number),
+        )
