@@ -7,7 +7,7 @@ does not import Keras.
 from __future__ import annotations
 
 from hypermodels.base import BuildContext, Hypermodel
-from hypermodels.mlp import MLP
+from hypermodels.mlp import MLP, SizedMLP
 from hypermodels.space import (
     ChoiceParam,
     FixedParam,
@@ -24,6 +24,7 @@ __all__ = [
     "BuildContext",
     "Hypermodel",
     "MLP",
+    "SizedMLP",
     "Space",
     "FixedSpace",
     "Param",
@@ -33,7 +34,7 @@ __all__ = [
     "FixedParam",
 ]
 
-HYPERMODELS: dict[str, type[Hypermodel]] = {cls.name: cls for cls in (MLP,)}
+HYPERMODELS: dict[str, type[Hypermodel]] = {cls.name: cls for cls in (MLP, SizedMLP)}
 
 
 def get_hypermodel(name: str) -> type[Hypermodel]:

@@ -5,9 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from hypermodels.base import BuildContext, Hypermodel
-from hypermodels.space import FloatParam, IntParam, Space
+from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Space
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "SizedMLP", "dense_stack"]
+
+
+def dense_stack(inputs: Any, units: list[int], dropout: float, activation: str) -> Any:
+    """Rescale → Flatten → (Dense → Dropout) per entry of ``units`` (no output layer)."""
+    import keras
+
+    # Pixels arrive as 0..255 bytes; rescaling inside the model means the saved model
+    # takes the same raw images the dataset loaders return.
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    x = keras.layers.Flatten()(x)
+    for width in units:
+        x = keras.layers.Dense(width, activation=activation)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout)(x)
+    return x
 
 
 class MLP(Hypermodel):
@@ -32,20 +47,42 @@ class MLP(Hypermodel):
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
         import keras
 
-        # Pixels arrive as 0..255 bytes; rescaling inside the model means the saved model
-        # takes the same raw images the dataset loaders return.
-        x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
-        x = keras.layers.Flatten()(x)
         depth = space.value("depth")
         dropout = space.value("dropout")
         max_depth = int(space.max_value("depth"))
+        units = []
         for i in range(depth):
             if self.options["units_per_layer"]:
                 with space.conditional("depth", list(range(i + 1, max_depth + 1))):
-                    units = space.value("units", name=f"units_{i}")
+                    units.append(space.value("units", name=f"units_{i}"))
             else:
-                units = space.value("units")
-            x = keras.layers.Dense(units, activation=self.options["activation"])(x)
-            if dropout:
-                x = keras.layers.Dropout(dropout)(x)
+                units.append(space.value("units"))
+        x = dense_stack(inputs, units, dropout, self.options["activation"])
+        return keras.layers.Dense(context.num_classes, activation="softmax")(x)
+
+
+class SizedMLP(Hypermodel):
+    """MLPs of named sizes, as in TensorFlow's "Overfit and underfit" tutorial.
+
+    The searched hyperparameter is ``size``; each name maps to the units of its layers.
+    Everything else is fixed by default so that size alone explains the differences.
+    """
+
+    name = "sized_mlp"
+    description = "Tiny (1x16), Small (2x16), Medium (3x64), Large (4x512) MLPs"
+    SIZES = {"tiny": [16], "small": [16, 16], "medium": [64, 64, 64],
+             "large": [512, 512, 512, 512]}
+    default_space = {
+        "size": ChoiceParam(tuple(SIZES)),
+        "dropout": FixedParam(0.0),
+        "learning_rate": FixedParam(1e-3),
+    }
+    default_options = {"activation": "elu"}
+
+    def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
+        import keras
+
+        size = space.value("size")
+        x = dense_stack(inputs, self.SIZES[size], space.value("dropout"),
+                        self.options["activation"])
         return keras.layers.Dense(context.num_classes, activation="softmax")(x)

@@ -77,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where trial weights go; share it between machines for the final "
                              "test evaluation (default: .sweeps)")
     worker.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    from sweeps.compare import add_arguments as add_compare_arguments
+
+    add_compare_arguments(commands.add_parser(
+        "compare", help="compare trials of sweeps from MLflow: table, CSV/Markdown, plots"))
+    from sweeps.ui import add_arguments as add_ui_arguments
+
+    add_ui_arguments(commands.add_parser(
+        "ui", help="start the MLflow UI on this machine (127.0.0.1) and print its URL"))
     again = run.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue this sweep where it stopped (same spec only)")
@@ -143,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # MLflow announces routine store set-up ("Creating initial MLflow database tables")
         # at INFO through a handler it configures on import, from this variable.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         if args.command == "list":
             return _list()
@@ -150,6 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "ui":
+            from sweeps.ui import serve
+
+            return serve(args)
+        if args.command == "compare":
+            from sweeps.compare import compare
+
+            return compare(args)
         return _run(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,11 +1,23 @@
-"""What a person sees while a sweep runs: one line per trial, then a summary."""
+"""What a person sees while a sweep runs: one line per trial, then a summary.
+
+On a terminal a live status line (rich) shows the running trial, its epoch, the best so far
+and the elapsed time; in logs (CI, a pipe) only the plain per-trial lines appear.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any, TextIO
 
-from sweeps.events import SweepEnded, SweepObserver, SweepStarted, TrialEnded, TrialStatus
+from sweeps.events import (
+    EpochEnded,
+    SweepEnded,
+    SweepObserver,
+    SweepStarted,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
 from sweeps.trials import TrialBook, TrialRecord
 
 __all__ = ["ConsoleReporter", "format_value"]
@@ -30,22 +42,67 @@ def _params(record: TrialRecord) -> str:
 class ConsoleReporter(SweepObserver):
     """Prints progress to ``stream``; reads trial outcomes from a shared :class:`TrialBook`."""
 
-    def __init__(self, book: TrialBook, stream: TextIO) -> None:
+    def __init__(self, book: TrialBook, stream: TextIO, *, live: bool | None = None) -> None:
         self.book = book
         self.stream = stream
         self.planned: int | None = None
         self.metric = book.objective.metric
         self.objectives: tuple[Any, ...] = ()
+        self.max_epochs = 0
         self._start = time.monotonic()
+        self._live: Any = None
+        self._console: Any = None
+        if stream.isatty() if live is None else live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._console = Console(file=stream, force_terminal=True, highlight=False)
+            # Refreshed by events, not by a thread: nothing to stop if the process dies.
+            self._live = Live(console=self._console, auto_refresh=False, transient=True)
 
     def _print(self, text: str = "") -> None:
-        print(text, file=self.stream, flush=True)
+        if self._console is not None:
+            self._console.print(text, markup=False, soft_wrap=True)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def _status(self, text: str) -> None:
+        if self._live is not None:
+            from rich.text import Text
+
+            self._live.update(Text(text), refresh=True)
+
+    def trial_started(self, event: TrialStarted) -> None:
+        self._trial = event.number
+        self._status(self._status_line(event.number, None, None))
+
+    def epoch_ended(self, event: EpochEnded) -> None:
+        if self._live is not None:
+            self._status(self._status_line(self._trial, event.epoch + 1,
+                                           event.metrics.get(self.metric)))
+
+    def _status_line(self, number: int, epoch: int | None, value: float | None) -> str:
+        total = f"/{self.planned}" if self.planned else ""
+        best = self.book.best()
+        parts = [f"trial {number}{total}",
+                 f"epoch {epoch}/{self.max_epochs}" if epoch else "building",
+                 f"{self.metric} {format_value(value)}" if value is not None else "",
+                 f"best {format_value(best.objective)}" if best else "best -",
+                 _clock(time.monotonic() - self._start)]
+        return " · ".join(p for p in parts if p)
+
+    def close(self) -> None:
+        if self._live is not None and self._live.is_started:
+            self._live.stop()
 
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
         self.planned = event.planned_trials
         self.objectives = spec.objectives
+        self.max_epochs = spec.training.max_epochs
         self._start = time.monotonic()
+        if self._live is not None:
+            self._live.start()
         sizes = ", ".join(f"{n} {k}" for k, n in event.data_sizes.items())
         self._print(f"sweep {spec.name}: {spec.tuner.kind.value} ({event.engine}) on "
                     f"{spec.data.name} [{sizes}] from {event.data_source}")
@@ -89,6 +146,7 @@ class ConsoleReporter(SweepObserver):
                             f"params={record.param_count or 0:,}  {_params(record)}")
         if not top:
             self._print("no trial completed")
+            self.close()
             return
         self._print(f"top {len(top)} of {len(self.book.completed())} completed trials "
                     f"(by {self.metric}):")
@@ -102,3 +160,4 @@ class ConsoleReporter(SweepObserver):
         for key, value in event.test_metrics.items():
             self._print(f"{key}: {value:.4f}")
         self._print(f"elapsed: {_clock(time.monotonic() - self._start)}")
+        self.close()

@@ -128,6 +128,9 @@ class SweepObserver:
 
     def sweep_ended(self, event: SweepEnded) -> None: ...
 
+    def close(self) -> None:
+        """The sweep is over, however it ended: release terminals, files, threads."""
+
 
 class Broadcast(SweepObserver):
     """Passes every event to several observers, in order."""
@@ -158,3 +161,7 @@ class Broadcast(SweepObserver):
     def sweep_ended(self, event: SweepEnded) -> None:
         for observer in self.observers:
             observer.sweep_ended(event)
+
+    def close(self) -> None:
+        for observer in self.observers:
+            observer.close()

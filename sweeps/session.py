@@ -128,7 +128,8 @@ class Session:
                 raise
             finally:
                 if outcome is not TrialStatus.COMPLETED:
-                    self.tracker.close(outcome)
+                    self.tracker.end_open_runs(outcome)
+                self.observer.close()
 
     def finish(self, engine: Engine, *, model_missing_ok: bool = False) -> None:
         """Evaluate the best trial's model on the test set (its only use) and end the sweep."""

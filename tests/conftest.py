@@ -20,6 +20,7 @@ if not os.environ.get("SWEEPS_DATA_DIR") and SHARED_MNIST.is_dir():
     os.environ["SWEEPS_DATA_DIR"] = str(SHARED_MNIST)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @pytest.fixture(autouse=True)

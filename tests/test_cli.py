@@ -75,12 +75,13 @@ def test_missing_data_fails_before_any_run(workdir: Path) -> None:
     assert not (workdir / "mlflow.db").exists()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_marks_open_runs_killed(sig: signal.Signals, tracking_uri: str) -> None:
+@pytest.mark.parametrize(("tuner", "sig"), [("random", signal.SIGINT), ("random", signal.SIGTERM),
+                                           ("optuna", signal.SIGTERM)])
+def test_interrupt_marks_open_runs_killed(tuner: str, sig: signal.Signals, tracking_uri: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeps", "run", "mnist_mlp", "--tuner", "random",
+        [sys.executable, "-m", "sweeps", "run", "mnist_mlp", "--tuner", tuner,
          "--max-trials", "20", "--max-epochs", "50", *SMALL_RUN,
-         "--set", "training.early_stopping.patience=50"],
+         "--set", "training.early_stopping.patience=50", "--set", "tuner.optuna.pruner=none"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

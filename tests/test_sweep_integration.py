@@ -11,6 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeps.data import load_dataset
+from sweeps.errors import SweepsError
 from sweeps.runner import SweepResult, run_sweep
 from sweeps.spec import load_spec
 from tracking import KIND_TAG, PARENT_TAG
@@ -180,3 +181,18 @@ def test_nan_loss_fails_the_trial_and_the_sweep_goes_on() -> None:
         assert run.data.tags["sweeps.trial_status"] == "FAILED"
     assert all(r.data.params["learning_rate"] == "0.001" for r in finished)
     assert result.best is not None and result.best.params["learning_rate"] == 0.001
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "nsga2", "gp"])
+def test_every_optuna_sampler_runs_the_same_space(sampler: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if sampler == "gp":
+            with pytest.raises(SweepsError, match=r"the gp sampler needs PyTorch .*sweeps\[gp\]"):
+                sweep("optuna", f"tuner.optuna.sampler={sampler}")
+            return
+    result, _ = sweep("optuna", f"tuner.optuna.sampler={sampler}", "training.max_epochs=1",
+                      "tuner.max_trials=3", "tuner.optuna.pruner=none")
+    assert [t.status.value for t in result.trials] == ["COMPLETED"] * 3
+    assert all(0 <= t.params["dropout"] <= 0.5 for t in result.trials)

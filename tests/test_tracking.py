@@ -75,8 +75,8 @@ def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
     run_trial(tracker, "0", 1)
     tracker.trial_started(TrialStarted("1", 2))
     tracker.epoch_ended(EpochEnded("1", 0, {"loss": 1.0}))
-    tracker.close(TrialStatus.KILLED)
-    tracker.close(TrialStatus.KILLED)  # idempotent
+    tracker.end_open_runs(TrialStatus.KILLED)
+    tracker.end_open_runs(TrialStatus.KILLED)  # idempotent
     statuses = {r.info.run_name: r.info.status
                 for r in MlflowClient(tracking_uri).search_runs([tracker.experiment_id])}
     assert statuses.pop("trial-001") == "FINISHED"

@@ -3,7 +3,7 @@
 One parent run per sweep (resolved spec as ``spec.yaml``, sweep-level params and tags, test
 metrics and the best model at the end) and one nested run per trial (hyperparameters as
 params, every epoch's metrics at ``step=epoch``, final metrics, model summary and learning
-curves). Runs are ended by :meth:`MlflowTracker.close` whatever happens, so none is left
+curves). Runs are ended by :meth:`MlflowTracker.end_open_runs` whatever happens, so none is left
 ``RUNNING`` when the command exits.
 """
 
@@ -246,6 +246,14 @@ class MlflowTracker(SweepObserver):
                 path = Path(tmp) / "best_model.keras"
                 event.best_model.save(path)
                 self.client.log_artifact(run_id, str(path), artifact_path="model")
+        try:
+            from tracking.queries import load_sweep
+            from tracking.report import log_sweep_report
+
+            # Read back from the store, like `sweeps compare`: every worker's trials count.
+            log_sweep_report(self.client, load_sweep(self.client, self.client.get_run(run_id)))
+        except Exception:  # noqa: BLE001 - a report is not worth failing a finished sweep
+            _log.warning("could not write the sweep report", exc_info=True)
         self.client.set_terminated(run_id, "FINISHED")
         self._parent_open = False
 
@@ -316,7 +324,7 @@ class MlflowTracker(SweepObserver):
         self._open_trials.discard(event.trial_id)
 
     # -- ending, whatever happened -----------------------------------------------------
-    def close(self, status: TrialStatus) -> None:
+    def end_open_runs(self, status: TrialStatus) -> None:
         """End every run still open as ``status`` (KILLED on Ctrl-C, FAILED on errors)."""
         run_status = _RUN_STATUS[status]
         for trial_id in sorted(self._open_trials):

@@ -23,7 +23,15 @@ import keras_tuner as kt
 from keras_tuner.src import config as kt_config
 
 from hypermodels import BuildContext, Hypermodel
-from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Param, Space
+from hypermodels.space import (
+    ChoiceParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    Param,
+    Space,
+    discrete_values,
+)
 from sweeps.engines.base import (
     Engine,
     NonFiniteLoss,
@@ -166,6 +174,7 @@ _TUNERS = {
     TunerKind.HYPERBAND: kt.Hyperband,
     TunerKind.RANDOM: kt.RandomSearch,
     TunerKind.BAYESIAN: kt.BayesianOptimization,
+    TunerKind.GRID: kt.GridSearch,
 }
 
 
@@ -208,6 +217,8 @@ class KerasTunerEngine(Engine):
     @property
     def planned_trials(self) -> int | None:
         oracle = self.tuner.oracle
+        if self.spec.tuner.kind is TunerKind.GRID and not oracle.max_trials:
+            return _grid_size(self.spec.search_space)
         if self.spec.tuner.kind is not TunerKind.HYPERBAND:
             return oracle.max_trials
         # The size of Hyperband's plan, from the oracle's own bracket arithmetic.
@@ -241,6 +252,20 @@ class KerasTunerEngine(Engine):
         """Trials a killed or interrupted run left RUNNING: keras-tuner runs them again."""
         return [t.trial_id for t in self.tuner.oracle.trials.values()
                 if t.status == kt.engine.trial.TrialStatus.RUNNING]
+
+
+def _grid_size(space: Mapping[str, Param]) -> int | None:
+    """How many combinations a grid over ``space`` has (None if a range is continuous).
+
+    Per-layer copies of a parameter (``units_0``, ``units_1``) multiply it further; the
+    count is then a lower bound, which is all the progress display needs.
+    """
+    size = 1
+    for param in space.values():
+        if isinstance(param, FloatParam) and param.step is None:
+            return None
+        size *= len(discrete_values(param))
+    return size
 
 
 # -- keras-tuner's state files --------------------------------------------------------------

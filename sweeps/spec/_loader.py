@@ -247,6 +247,7 @@ _TUNER_SETTINGS: dict[TunerKind, dict[str, tuple[str, Any]]] = {
     TunerKind.BAYESIAN: {"max_trials": ("int", _DEFAULT_MAX_TRIALS),
                          "num_initial_points": ("int?", None), "alpha": ("pos", 1e-4),
                          "beta": ("pos", 2.6)},
+    TunerKind.GRID: {"max_trials": ("int?", None)},  # null: every combination
     TunerKind.OPTUNA: {"max_trials": ("int", _DEFAULT_MAX_TRIALS), "sampler": (SAMPLERS, "tpe"),
                        "pruner": (PRUNERS, "hyperband"), "storage": ("str?", None)},
 }

@@ -32,6 +32,7 @@ class TunerKind(str, enum.Enum):
     HYPERBAND = "hyperband"
     RANDOM = "random"
     BAYESIAN = "bayesian"
+    GRID = "grid"
     OPTUNA = "optuna"
 
 

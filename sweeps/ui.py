@@ -1,0 +1,78 @@
+"""``python -m sweeps ui``: the MLflow UI for the project's tracking store, on loopback only.
+
+Runs ``mlflow ui`` bound to 127.0.0.1 (never other interfaces unless ``--host`` says so) on a
+free port, waits until it answers, prints the URL, and stops it on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+__all__ = ["add_arguments", "serve", "start_ui", "free_port"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", metavar="URI",
+                        help="MLflow store (else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 0,
+             timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the MLflow UI; return the process and its URL once it answers."""
+    port = port or free_port(host)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+         "--host", host, "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING"},
+    )
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"the MLflow UI exited at start-up: {error.strip()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"the MLflow UI did not answer at {url} within {timeout_s:.0f} s")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from sweeps.errors import SweepsError
+    from sweeps.session import sigterm_interrupts
+
+    uri = args.tracking_uri or mlflow.get_tracking_uri()
+    try:
+        proc, url = start_ui(uri, args.host, args.port)
+    except RuntimeError as exc:
+        raise SweepsError(str(exc)) from None
+    print(f"MLflow UI for {uri} at {url}  (Ctrl-C to stop)", flush=True)
+    try:
+        with sigterm_interrupts():  # SIGTERM stops the UI too, never orphaning the server
+            proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return 0

@@ -1,0 +1,198 @@
+"""Sweeps and their trials, read back from an MLflow store, whatever engine ran them.
+
+    client = MlflowClient(uri)
+    sweeps = find_sweeps(client, ["mnist_mlp"])           # by sweep name, run id or experiment
+    rows = sweeps[0].trials                                 # one TrialRow per trial run
+    study = to_optuna_study(sweeps[0])                      # for Optuna's plots and importances
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from sweeps.errors import TrackingError
+from tracking.mlflow_tracker import KIND_TAG, PARENT_TAG
+
+__all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
+           "to_optuna_study"]
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    run_id: str
+    number: int
+    status: str  # COMPLETED, FAILED, PRUNED, KILLED
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    def value(self, column: str) -> Any:
+        """A parameter, a final metric, or a ``tag:``-less sweeps fact by name."""
+        if column in self.params:
+            return self.params[column]
+        if column in self.metrics:
+            return self.metrics[column]
+        return {"trial": self.number, "status": self.status}.get(column)
+
+
+@dataclass(frozen=True)
+class SweepRuns:
+    run: Run
+    spec: dict[str, Any]
+    trials: list[TrialRow] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    @property
+    def name(self) -> str:
+        return self.run.data.tags.get("sweeps.sweep", self.run.info.run_name)
+
+    @property
+    def engine(self) -> str:
+        return self.run.data.tags.get("sweeps.tuner", "?")
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """``(metric, direction)`` pairs, primary first."""
+        objective = self.spec.get("objective") or {"metric": "val_accuracy", "direction": "max"}
+        items = objective if isinstance(objective, list) else [objective]
+        return [(o["metric"], o["direction"]) for o in items]
+
+    def ranked(self) -> list[TrialRow]:
+        """Completed trials, best first by the primary objective (earlier trial on ties)."""
+        metric, direction = self.objectives[0]
+        key = f"best_{metric}"
+        done = [t for t in self.trials if t.status == "COMPLETED" and key in t.metrics]
+        done.sort(key=lambda t: t.number)
+        return sorted(done, key=lambda t: t.metrics[key], reverse=direction == "max")
+
+
+def _row(run: Run) -> TrialRow:
+    tags = run.data.tags
+    return TrialRow(
+        run_id=run.info.run_id,
+        number=int(tags.get("sweeps.trial_number", 0)),
+        status=tags.get("sweeps.trial_status", run.info.status),
+        params={k: yaml.safe_load(v) for k, v in run.data.params.items()},
+        metrics=dict(run.data.metrics),
+        tags=dict(tags),
+    )
+
+
+def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
+    """A sweep run with its spec and its trials (superseded and killed runs left out)."""
+    try:
+        path = client.download_artifacts(run.info.run_id, "spec.yaml")
+        with open(path, encoding="utf-8") as handle:
+            spec = yaml.safe_load(handle)
+    except Exception:  # noqa: BLE001 - a sweep logged without its spec still compares
+        spec = {}
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}'",
+        max_results=50000)
+    trials = sorted((_row(c) for c in children if c.info.status != "RUNNING"
+                     and c.data.tags.get("sweeps.trial_status") != "KILLED"),
+                    key=lambda t: t.number)
+    return SweepRuns(run=run, spec=spec or {}, trials=trials)
+
+
+def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
+                experiment: str | None = None) -> list[SweepRuns]:
+    """Sweeps by MLflow run id or sweep name (its latest run), or every sweep of an
+    experiment; with neither, the latest sweep of each name in the store."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if experiment is not None:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise TrackingError(f"no MLflow experiment {experiment!r} in this store")
+        experiments = [found.experiment_id]
+    if not experiments:
+        raise TrackingError("the MLflow store holds no experiments yet")
+    sweeps_filter = f"tags.`{KIND_TAG}` = 'sweep'"
+    runs: list[Run] = []
+    for ref in refs:
+        if _RUN_ID.fullmatch(ref):
+            run = client.get_run(ref)
+            if run.data.tags.get(KIND_TAG) != "sweep":
+                raise TrackingError(f"MLflow run {ref} is not a sweep run")
+            runs.append(run)
+            continue
+        named = client.search_runs(experiments, f"{sweeps_filter} and tags.`sweeps.sweep` = '{ref}'",
+                                   order_by=["attributes.start_time DESC"], max_results=1)
+        if not named:
+            raise TrackingError(f"no sweep named {ref!r} in this MLflow store")
+        runs.append(named[0])
+    if not refs:
+        everything = client.search_runs(experiments, sweeps_filter,
+                                        order_by=["attributes.start_time DESC"], max_results=5000)
+        if experiment is not None:
+            runs = everything
+        else:
+            latest: dict[str, Run] = {}
+            for run in everything:
+                latest.setdefault(run.data.tags.get("sweeps.sweep", run.info.run_id), run)
+            runs = list(latest.values())
+    if not runs:
+        raise TrackingError("no sweep runs found")
+    return [load_sweep(client, run) for run in runs]
+
+
+def metric_history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+
+def _distribution(entry: dict[str, Any]) -> Any:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    kind = entry.get("type")
+    if kind == "int":
+        return IntDistribution(entry["min"], entry["max"], step=entry.get("step", 1))
+    if kind == "float":
+        return FloatDistribution(entry["min"], entry["max"], step=entry.get("step"),
+                                 log=bool(entry.get("log")))
+    if kind == "choice":
+        return CategoricalDistribution(entry["values"])
+    return None  # fixed: nothing to plot
+
+
+def to_optuna_study(sweep: SweepRuns) -> Any:
+    """An in-memory Optuna study of the sweep's completed trials, for Optuna's plots and
+    hyperparameter importances, whichever engine ran them."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # "a new study created in memory"
+    space = sweep.spec.get("search_space", {})
+    directions = ["maximize" if d == "max" else "minimize" for _, d in sweep.objectives]
+    study = optuna.create_study(directions=directions, study_name=sweep.name)
+    metrics = [f"best_{m}" for m, _ in sweep.objectives]
+    for trial in sweep.trials:
+        if trial.status != "COMPLETED" or any(m not in trial.metrics for m in metrics):
+            continue
+        params, distributions = {}, {}
+        for name, value in trial.params.items():
+            base = name if name in space else re.sub(r"_\d+$", "", name)  # units_0 -> units
+            distribution = _distribution(space.get(base, {}))
+            if distribution is not None:
+                params[name], distributions[name] = value, distribution
+        values = [trial.metrics[m] for m in metrics]
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions=distributions,
+            **({"values": values} if len(values) > 1 else {"value": values[0]}),
+            user_attrs={"sweeps_trial_number": trial.number},
+        ))
+    return study

@@ -1,0 +1,225 @@
+"""Comparisons and reports of sweeps read back from MLflow: tables, plots, summary.md.
+
+Plots are Optuna's (history, parallel coordinates, hyperparameter importances), drawn on an
+in-memory study of any engine's trials, plus the model-size plots; all headless (Agg).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study  # noqa: E402
+
+__all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
+           "summary_markdown", "log_sweep_report"]
+
+_log = logging.getLogger(__name__)
+DEFAULT_COLUMNS = ("sweep", "engine", "trial", "status", "objective", "epochs_run",
+                   "param_count", "wall_time_s", "hyperparameters")
+
+
+def table_rows(sweeps: Sequence[SweepRuns], columns: Sequence[str] = DEFAULT_COLUMNS,
+               top: int | None = None) -> list[dict[str, Any]]:
+    """One row per completed trial, best first within each sweep (top ``top`` of each)."""
+    rows = []
+    for sweep in sweeps:
+        metric = sweep.objectives[0][0]
+        for trial in sweep.ranked()[:top]:
+            row: dict[str, Any] = {}
+            for column in columns:
+                if column == "sweep":
+                    row[column] = sweep.name
+                elif column == "engine":
+                    row[column] = sweep.engine
+                elif column == "objective":
+                    row[f"best_{metric}"] = trial.metrics.get(f"best_{metric}")
+                elif column == "hyperparameters":
+                    row[column] = " ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+                else:
+                    row[column] = trial.value(column)
+            rows.append(row)
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        # MLflow stores counts (param_count, epochs_run) as floats
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], style: str = "text") -> str:
+    """``text`` (aligned columns), ``csv`` or ``markdown``."""
+    if not rows:
+        return "no completed trials\n"
+    headers = list(rows[0])
+    if style == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=headers, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    cells = [[_fmt(row.get(h)) for h in headers] for row in rows]
+    if style == "markdown":
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def optuna_plots(sweep: SweepRuns, out_dir: Path, prefix: str = "") -> list[Path]:
+    """Optimisation history, parallel coordinates and hyperparameter importances."""
+    import optuna
+    import optuna.visualization.matplotlib as vis
+
+    study = to_optuna_study(sweep)
+    if len(study.trials) < 2:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metric = sweep.objectives[0][0]
+    multi = len(sweep.objectives) > 1
+    target = (lambda t: t.values[0]) if multi else None
+    plots = {
+        "optimization_history": lambda: vis.plot_optimization_history(
+            study, target=target, target_name=metric),
+        "parallel_coordinate": lambda: vis.plot_parallel_coordinate(
+            study, target=target, target_name=metric),
+        "param_importances": lambda: vis.plot_param_importances(
+            study, target=target, target_name=metric),
+    }
+    if multi:
+        plots["pareto_front"] = lambda: vis.plot_pareto_front(
+            study, target_names=[m for m, _ in sweep.objectives])
+    paths = []
+    for name, draw in plots.items():
+        with warnings.catch_warnings():
+            # Optuna marks its matplotlib plots experimental and says so on every call.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                axes = draw()
+            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+                # e.g. importances need two distinct values of some parameter
+                _log.info("no %s plot for %s: %s", name, sweep.name, exc)
+                continue
+        fig = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+        fig.set_size_inches(9, 6)
+        paths.append(_save(fig, out_dir / f"{prefix}{name}.png"))
+    return paths
+
+
+def _pareto(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of points no other point beats: fewer parameters and higher accuracy."""
+    return [i for i, (size, acc) in enumerate(points)
+            if not any(s <= size and a >= acc and (s, a) != (size, acc) for s, a in points)]
+
+
+def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
+                    by: str = "size") -> tuple[list[dict[str, Any]], list[Path]]:
+    """Learning curves per model size, accuracy against parameter count, and a table.
+
+    Trials are grouped by the hyperparameter ``by``; per group the best completed trial
+    (Hyperband may run a configuration several times) stands for it.
+    """
+    metric, direction = sweep.objectives[0]
+    groups: dict[Any, TrialRow] = {}
+    for trial in sweep.ranked():
+        groups.setdefault(trial.params.get(by), trial)
+    if None in groups:
+        raise ValueError(f"the trials of {sweep.name} have no hyperparameter {by!r}")
+    ordered = sorted(groups.items(), key=lambda item: item[1].metrics.get("param_count", 0))
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    curves = Figure(figsize=(11, 4.5))
+    loss_ax, acc_ax = curves.subplots(1, 2)
+    colors = matplotlib.colormaps["tab10"]
+    for i, (label, trial) in enumerate(ordered):
+        for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+            for series, style in ((key, "-"), (f"val_{key}", "--")):
+                points = metric_history(client, trial.run_id, series)
+                if points:
+                    steps, values = zip(*points)
+                    ax.plot(steps, values, style, color=colors(i % 10),
+                            label=f"{label} {'val' if series.startswith('val') else 'train'}")
+    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    loss_ax.set_yscale("log")
+    acc_ax.legend(fontsize=8, ncol=2)
+    curves.suptitle(f"{sweep.name}: training (solid) and validation (dashed) by {by}")
+    paths = [_save(curves, out_dir / f"{by}_learning_curves.png")]
+
+    points = [(trial.metrics.get("param_count", 0.0), trial.metrics[f"best_{metric}"])
+              for _, trial in ordered]
+    front = _pareto(points if direction == "max" else [(s, -a) for s, a in points])
+    scatter = Figure(figsize=(7, 4.5))
+    ax = scatter.subplots()
+    ax.scatter(*zip(*points), color="tab:blue", zorder=3)
+    for (label, _), (size, acc) in zip(ordered, points):
+        ax.annotate(str(label), (size, acc), textcoords="offset points", xytext=(5, 5))
+    pareto_points = sorted(points[i] for i in front)
+    ax.plot(*zip(*pareto_points), "-o", color="tab:red", label="Pareto front", zorder=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(f"best {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    paths.append(_save(scatter, out_dir / f"{by}_{metric}_vs_params.png"))
+
+    rows = [{by: label, "params": int(trial.metrics.get("param_count", 0)),
+             "epochs_run": int(trial.metrics.get("epochs_run", 0)),
+             f"best_{metric}": trial.metrics[f"best_{metric}"],
+             "test_accuracy": trial.metrics.get("test_accuracy"),
+             "wall_time_s": round(trial.metrics.get("wall_time_s", 0.0), 1),
+             "pareto": i in front}
+            for i, (label, trial) in enumerate(ordered)]
+    return rows, paths
+
+
+def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
+    metric, direction = sweep.objectives[0]
+    parent = sweep.run.data
+    lines = [f"# {sweep.name} ({sweep.engine})", "",
+             f"Objective: {direction} `{metric}`. Trials: "
+             f"{sum(t.status == 'COMPLETED' for t in sweep.trials)} completed, "
+             f"{sum(t.status == 'PRUNED' for t in sweep.trials)} pruned, "
+             f"{sum(t.status == 'FAILED' for t in sweep.trials)} failed."]
+    if "test_accuracy" in parent.metrics:
+        lines.append(f"Best trial's test accuracy: {parent.metrics['test_accuracy']:.4f}.")
+    lines += ["", f"## Top {top}", "",
+              format_table(table_rows([sweep], ("trial", "objective", "epochs_run",
+                                                "param_count", "hyperparameters"), top),
+                           "markdown")]
+    return "\n".join(lines)
+
+
+def log_sweep_report(client: MlflowClient, sweep: SweepRuns) -> None:
+    """Log the plots and summary.md of a sweep on its sweep run, under ``report/``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        optuna_plots(sweep, out)
+        (out / "summary.md").write_text(summary_markdown(sweep), encoding="utf-8")
+        client.log_artifacts(sweep.run_id, str(out), artifact_path="report")
