@@ -6,6 +6,7 @@ The sweep's state (:mod:`sweeps.state`) decides whether it starts, resumes or re
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +14,7 @@ from typing import TextIO
 from sweeps.backend import load_backend
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
 from sweeps.spec import SweepSpec, TunerKind
+from sweeps.state import SweepState, prepare_state
 
 __all__ = ["SweepResult", "default_storage", "load_backend", "resolve_tracking_uri", "run_sweep"]
 
@@ -33,10 +35,21 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
     State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
     (continue it, same spec) or ``overwrite`` (start over).
     """
-    from sweeps.state import prepare_state
-
     session = Session(spec, stream)
     state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
+    try:
+        return _run(session, state, replaced, work_dir, quiet)
+    except BaseException:
+        if not state.resumed and state.sweep_run_id is None:
+            # Failed before the sweep's run existed: leave no state that would make the
+            # next attempt ask for --resume or --overwrite.
+            shutil.rmtree(state.directory, ignore_errors=True)
+        raise
+
+
+def _run(session: Session, state: SweepState, replaced: SweepState | None, work_dir: Path,
+         quiet: bool) -> SweepResult:
+    spec = session.spec
     storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"] or default_storage(
         session.tracking_uri, work_dir)
     session.start(quiet=quiet)

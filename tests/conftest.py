@@ -55,3 +55,33 @@ def mnist_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"MNIST IDX files not found at {path}; set SWEEPS_DATA_DIR")
     return path
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory) -> Path:
+    """One store holding a model_sizes grid and a small Optuna sweep of mnist_mlp, shared by
+    the comparison, report, UI and browser tests."""
+    from sweeps.runner import run_sweep
+    from sweeps.spec import load_spec
+
+    root = tmp_path_factory.mktemp("store")
+    cwd = os.getcwd()
+    os.chdir(root)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    try:
+        quiet = open(os.devnull, "w")
+        run_sweep(load_spec("model_sizes", ["data.subset=600", "training.max_epochs=3"]),
+                  work_dir=root / ".sweeps", stream=quiet)
+        run_sweep(load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=4",
+                                          "training.max_epochs=2", "data.subset=600",
+                                          "tuner.optuna.pruner=none",
+                                          "search_space.units={min: 16, max: 32, step: 16}"]),
+                  work_dir=root / ".sweeps", stream=quiet)
+    finally:
+        os.chdir(cwd)
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    return root

@@ -5,47 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import urllib.request
 from pathlib import Path
 
-import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from sweeps.cli import build_parser
 from sweeps.compare import compare
-from sweeps.runner import run_sweep
-from sweeps.spec import load_spec
 from sweeps.ui import start_ui
 
 SIZES = {"tiny": 12730, "small": 13002, "medium": 59210, "large": 1195018}  # MNIST, 10 classes
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    """One store holding a model_sizes grid and a small Optuna sweep of mnist_mlp."""
-    root = tmp_path_factory.mktemp("store")
-    cwd = os.getcwd()
-    os.chdir(root)
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
-    try:
-        quiet = open(os.devnull, "w")
-        run_sweep(load_spec("model_sizes", ["data.subset=600", "training.max_epochs=3"]),
-                  work_dir=root / ".sweeps", stream=quiet)
-        run_sweep(load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=4",
-                                          "training.max_epochs=2", "data.subset=600",
-                                          "tuner.optuna.pruner=none",
-                                          "search_space.units={min: 16, max: 32, step: 16}"]),
-                  work_dir=root / ".sweeps", stream=quiet)
-    finally:
-        os.chdir(cwd)
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-    return root
 
 
 def run_compare(store: Path, *args: str, capsys) -> str:

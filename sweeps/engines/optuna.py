@@ -15,6 +15,7 @@ import logging
 import math
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,7 +127,11 @@ def _requeue_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 
 def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        # Multivariate, grouped TPE models parameters jointly and per conditional subspace
+        # (units_1 exists only when depth >= 2): what Optuna advises for such spaces.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "nsga2":

@@ -7,6 +7,7 @@ Validation happens here, once, before anything is trained or logged; errors are
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ OBJECTIVE_METRICS = METRICS + ("params",)
 SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def bundled_specs() -> dict[str, Path]:
@@ -272,6 +277,9 @@ def _tuner(node: Node) -> TunerSpec:
                                           nullable=rule == "int?")
         sub.finish()
         settings[tuner_kind] = values
+    if kind is TunerKind.OPTUNA and settings[kind]["sampler"] == "gp" and not _has("torch"):
+        node.fail("optuna.sampler", "expected a sampler whose needs are installed: gp needs "
+                                    "PyTorch (pip install 'sweeps[gp]'); got \"gp\"")
     # `tuner.max_trials` (what --max-trials sets) applies to whichever kind runs.
     if node.has("max_trials"):
         settings[kind]["max_trials"] = node.integer("max_trials", minimum=1)
