@@ -116,8 +116,11 @@ def optuna_plots(sweep: SweepRuns, out_dir: Path, prefix: str = "") -> list[Path
     paths = []
     for name, draw in plots.items():
         with warnings.catch_warnings():
-            # Optuna marks its matplotlib plots experimental and says so on every call.
+            # Optuna marks its matplotlib plots experimental and says so on every call, and
+            # its importance evaluator warns about small samples, which a sweep report of a
+            # few trials always is; neither belongs on the sweep's console.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", UserWarning)
             try:
                 axes = draw()
             except (ValueError, RuntimeError, ZeroDivisionError) as exc:
