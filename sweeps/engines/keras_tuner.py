@@ -8,10 +8,7 @@ into :mod:`sweeps.events`.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +36,7 @@ from sweeps.engines.base import (
     model_summary,
     training_callbacks,
 )
+from sweeps.engines.keras_tuner_state import recover, snapshot
 from sweeps.errors import SweepsError
 from sweeps.events import (
     EpochEnded,
@@ -163,13 +161,14 @@ class _ReportingTuner:
             message=None if completed else (trial.message or "the objective is NaN").strip(),
         ))
         super().on_trial_end(trial)
-        _snapshot(Path(self.project_dir), trial.trial_id)
+        snapshot(Path(self.project_dir), trial.trial_id)
 
 
 # keras-tuner prints every failed trial's traceback while DEBUG is on (its default); the
 # traceback reaches the trial's MLflow run as error.txt instead.
 kt_config.DEBUG = False
 
+_PROJECT = "keras_tuner"  # the project folder keras-tuner keeps under the sweep's state
 _TUNERS = {
     TunerKind.HYPERBAND: kt.Hyperband,
     TunerKind.RANDOM: kt.RandomSearch,
@@ -197,7 +196,7 @@ class KerasTunerEngine(Engine):
                           alpha=options["alpha"], beta=options["beta"])
         tuner_cls = type(f"Reporting{_TUNERS[kind].__name__}", (_ReportingTuner, _TUNERS[kind]), {})
         project = work_dir / _PROJECT
-        self.recovery_note = _recover(project) if resume else None
+        self.recovery_note = recover(project) if resume else None
         self.tuner = tuner_cls(
             hypermodel=_HyperModel(hypermodel, spec.search_space, context),
             objective=kt.Objective(spec.objective.metric, direction=spec.objective.direction.value),
@@ -266,58 +265,3 @@ def _grid_size(space: Mapping[str, Param]) -> int | None:
             return None
         size *= len(discrete_values(param))
     return size
-
-
-# -- keras-tuner's state files --------------------------------------------------------------
-# keras-tuner rewrites oracle.json, tuner0.json and trial_*/trial.json in place, so a kill
-# mid-write can leave a truncated file that makes the project unloadable (keras-tuner #439).
-# After every trial we keep a copy of the files as they stood, written atomically, and a
-# resume that finds a broken file rolls the project back to that copy.
-_PROJECT = "keras_tuner"
-_SNAPSHOT = "sweeps_snapshot"
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
-def _snapshot(project: Path, trial_id: str) -> None:
-    snapshot = project / _SNAPSHOT
-    snapshot.mkdir(exist_ok=True)
-    _copy_atomic(project / f"trial_{trial_id}" / "trial.json", snapshot / f"trial_{trial_id}.json")
-    for state_file in project.glob("*.json"):  # oracle.json, tuner0.json
-        _copy_atomic(state_file, snapshot / state_file.name)
-
-
-def _parses(path: Path) -> bool:
-    try:
-        json.loads(path.read_text(encoding="utf-8"))
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def _recover(project: Path) -> str | None:
-    """Make keras-tuner's project loadable again after a kill; say what was done, if anything."""
-    files = [*project.glob("*.json"), *project.glob("trial_*/trial.json")]
-    broken = [f for f in files if not _parses(f)]
-    if not broken:
-        return None
-    snapshot = project / _SNAPSHOT
-    if not (snapshot / "oracle.json").exists():
-        shutil.rmtree(project)
-        return (f"keras-tuner's state was cut mid-write ({broken[0].name}) before any trial "
-                "finished; its search starts over")
-    for saved in snapshot.glob("*.json"):
-        if saved.name.startswith("trial_"):
-            _copy_atomic(saved, project / saved.stem / "trial.json")
-        else:
-            _copy_atomic(saved, project / saved.name)
-    kept = set(json.loads((project / "oracle.json").read_text())["start_order"])
-    for trial_dir in project.glob("trial_*"):
-        if trial_dir.name.removeprefix("trial_") not in kept:
-            shutil.rmtree(trial_dir)
-    return (f"keras-tuner's state was cut mid-write ({', '.join(f.name for f in broken)}); "
-            f"rolled back to the snapshot after its last finished trial")
