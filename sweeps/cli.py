@@ -16,8 +16,12 @@ from pathlib import Path
 import yaml
 
 from sweeps import __version__
+from sweeps.compare import add_arguments as add_compare_arguments
+from sweeps.compare import compare
 from sweeps.errors import SpecError, SweepInterrupted, SweepsError
 from sweeps.spec import SweepSpec, TunerKind, bundled_specs, load_spec
+from sweeps.ui import add_arguments as add_ui_arguments
+from sweeps.ui import serve
 
 __all__ = ["main"]
 
@@ -64,12 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sweeps {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="list the bundled specs")
-    show = commands.add_parser("show", help="print a spec as it would run, defaults resolved")
-    _add_spec_arguments(show)
+    _add_spec_arguments(commands.add_parser(
+        "show", help="print a spec as it would run, defaults resolved"))
+
     run = commands.add_parser("run", help="run a sweep and log it to MLflow")
     _add_spec_arguments(run)
     run.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
-                     help="where the tuner keeps its state and checkpoints (default: .sweeps)")
+                     help="where each sweep keeps its state and checkpoints (default: .sweeps)")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue this sweep where it stopped (same spec only)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="discard this sweep's state and start it over")
+    run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+
     worker = commands.add_parser(
         "worker", help="run trials of a shared Optuna study beside other workers")
     _add_spec_arguments(worker)
@@ -77,20 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where trial weights go; share it between machines for the final "
                              "test evaluation (default: .sweeps)")
     worker.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    from sweeps.compare import add_arguments as add_compare_arguments
 
     add_compare_arguments(commands.add_parser(
         "compare", help="compare trials of sweeps from MLflow: table, CSV/Markdown, plots"))
-    from sweeps.ui import add_arguments as add_ui_arguments
-
     add_ui_arguments(commands.add_parser(
         "ui", help="start the MLflow UI on this machine (127.0.0.1) and print its URL"))
-    again = run.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue this sweep where it stopped (same spec only)")
-    again.add_argument("--overwrite", action="store_true",
-                       help="discard this sweep's state and start it over")
-    run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     return parser
 
 
@@ -160,12 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             return _worker(args)
         if args.command == "ui":
-            from sweeps.ui import serve
-
             return serve(args)
         if args.command == "compare":
-            from sweeps.compare import compare
-
             return compare(args)
         return _run(args)
     except SpecError as exc:

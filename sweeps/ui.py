@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 __all__ = ["add_arguments", "serve", "start_ui", "free_port"]
 
@@ -34,6 +33,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 0,
              timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], str]:
     """Start the MLflow UI; return the process and its URL once it answers."""
+    import urllib.request  # here, not at the top: the CLI's quick commands import this module
+
     port = port or free_port(host)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,

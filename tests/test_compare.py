@@ -8,11 +8,13 @@ import json
 import urllib.request
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from sweeps.cli import build_parser
 from sweeps.compare import compare
+from sweeps.errors import TrackingError
 from sweeps.ui import start_ui
 
 SIZES = {"tiny": 12730, "small": 13002, "medium": 59210, "large": 1195018}  # MNIST, 10 classes
@@ -100,3 +102,8 @@ def test_ui_serves_the_store_on_loopback(store: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_unknown_sweep_is_a_clear_error(store: Path, capsys) -> None:
+    with pytest.raises(TrackingError, match="no sweep named 'nope' in this MLflow store"):
+        run_compare(store, "nope", capsys=capsys)

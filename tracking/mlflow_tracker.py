@@ -54,18 +54,18 @@ def _now_ms() -> int:
 
 
 def _record_of(run: Any, objective: str) -> TrialRecord:
-    """A finished trial run, read back for the summary of a resumed sweep."""
-    metrics, tags = run.data.metrics, run.data.tags
+    """A finished trial run, read back for the summary of a resumed or shared sweep."""
+    from tracking.queries import trial_row  # queries imports this module's tag names
+
+    row = trial_row(run)
+    metrics = row.metrics
     return TrialRecord(
-        trial_id=tags["sweeps.trial_id"],
-        number=int(tags["sweeps.trial_number"]),
-        params={k: yaml.safe_load(v) for k, v in run.data.params.items()},
+        trial_id=row.tags["sweeps.trial_id"], number=row.number, params=row.params,
         param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
-        status=TrialStatus(tags["sweeps.trial_status"]),
-        objective=metrics.get(f"best_{objective}"),
+        status=TrialStatus(row.status), objective=metrics.get(f"best_{objective}"),
         epochs_run=int(metrics.get("epochs_run", 0)),
         wall_time_s=metrics.get("wall_time_s", 0.0),
-        tags={k: v for k, v in tags.items() if k.startswith(("hyperband.", "optuna."))},
+        tags={k: v for k, v in row.tags.items() if k.startswith(("hyperband.", "optuna."))},
     )
 
 

@@ -21,7 +21,7 @@ from sweeps.errors import TrackingError
 from tracking.mlflow_tracker import KIND_TAG, PARENT_TAG
 
 __all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
-           "to_optuna_study"]
+           "to_optuna_study", "trial_row"]
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -78,7 +78,8 @@ class SweepRuns:
         return sorted(done, key=lambda t: t.metrics[key], reverse=direction == "max")
 
 
-def _row(run: Run) -> TrialRow:
+def trial_row(run: Run) -> TrialRow:
+    """A trial run as a row: params parsed back from MLflow's strings."""
     tags = run.data.tags
     return TrialRow(
         run_id=run.info.run_id,
@@ -101,7 +102,7 @@ def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
     children = client.search_runs(
         [run.info.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}'",
         max_results=50000)
-    trials = sorted((_row(c) for c in children if c.info.status != "RUNNING"
+    trials = sorted((trial_row(c) for c in children if c.info.status != "RUNNING"
                      and c.data.tags.get("sweeps.trial_status") != "KILLED"),
                     key=lambda t: t.number)
     return SweepRuns(run=run, spec=spec or {}, trials=trials)
