@@ -24,7 +24,8 @@ def test_bundled_specs_load(name: str) -> None:
     spec = load_spec(name)
     assert spec.name == name
     assert spec.source == f"{name}.yaml (bundled)"
-    assert set(spec.search_space) == {"depth", "units", "dropout", "learning_rate"}
+    hypermodel = __import__("hypermodels").get_hypermodel(spec.hypermodel.name)
+    assert set(spec.search_space) == set(hypermodel.default_space)
 
 
 def test_minimal_spec_takes_hypermodel_defaults() -> None:
@@ -97,7 +98,7 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
         ("data: {name: mnist, validation_split: 0.9}\nhypermodel: mlp\n",
          "my.yaml: data.validation_split: expected a number > 0.0 and <= 0.5, got 0.9"),
         ("data: {name: mnist}\nhypermodel: cnn\n",
-         'my.yaml: hypermodel.name: expected one of mlp, got "cnn"'),
+         'my.yaml: hypermodel.name: expected one of mlp, sized_mlp, got "cnn"'),
         (MINIMAL.replace("mlp", "{name: mlp, options: {units_per_layer: 3}}"),
          "my.yaml: hypermodel.options.units_per_layer: expected bool like the default true, got 3"),
         (MINIMAL + "search_space: {unit: {type: int, min: 1, max: 2}}\n",
@@ -116,8 +117,8 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
          'my.yaml: search_space.units.type: expected one of int, float, choice, fixed, got "integer"'),
         (MINIMAL + "search_space: {units: [1, 2]}\n",
          "my.yaml: search_space.units: expected a mapping with `type`"),
-        (MINIMAL + "tuner: {kind: grid}\n",
-         'my.yaml: tuner.kind: expected one of hyperband, random, bayesian, optuna, got "grid"'),
+        (MINIMAL + "tuner: {kind: bohb}\n",
+         'my.yaml: tuner.kind: expected one of hyperband, random, bayesian, grid, optuna, got "bohb"'),
         (MINIMAL + "tuner: {hyperband: {factor: 1}}\n",
          "my.yaml: tuner.hyperband.factor: expected an integer >= 2, got 1"),
         (MINIMAL + "tuner: {random: {max_trial: 3}}\n",

@@ -46,7 +46,8 @@ def check_layout(result: SweepResult, tuner: str, *, statuses=("COMPLETED",)) ->
     assert parent.data.tags["sweeps.engine"] == ("optuna" if tuner == "optuna" else "keras_tuner")
     assert parent.data.tags["sweeps.dataset"] == "mnist"
     assert parent.data.tags["sweeps.objective"] == "val_accuracy (max)"
-    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"spec.yaml", "model"}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
+        "spec.yaml", "model", "report"}
     assert [a.path for a in client.list_artifacts(parent.info.run_id, "model")] == [
         "model/best_model.keras"]
     assert 0.3 < parent.data.metrics["test_accuracy"] <= 1.0
