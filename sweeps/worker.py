@@ -5,9 +5,11 @@
 The shared Optuna storage coordinates everything. The worker that creates the study
 (creation is atomic) founds the sweep: it creates the MLflow sweep run and records its id on
 the study; the others wait for that id and log their trials under it. Trial numbers come
-from the storage, so together the workers run exactly ``max_trials`` trials. The founder
-ends the sweep: once no trial is left or running, it ranks every worker's trials from MLflow,
-evaluates the best on the test set and closes the sweep run.
+from the storage, so together the workers run exactly ``max_trials`` trials. Once no trial
+is left or running, the first worker to claim it (atomically, by creating a second study)
+ends the sweep: it ranks every worker's trials from MLflow, evaluates the best on the test
+set and closes the sweep run. So the sweep ends even if its founder died; a dead worker's
+trial is failed by Optuna's heartbeat, run again, and its MLflow run ended as KILLED.
 """
 
 from __future__ import annotations
@@ -50,12 +52,28 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
         if engine.created:
             engine.study.set_user_attr(RUN_ID_ATTR, session.tracker.parent_run_id)
         engine.search_as_worker(session.dataset)
-        if engine.created:
-            _wait_for_workers(engine, session)
+        _wait_for_workers(engine, session)
+        # Whoever claims the end first ends the sweep run, founder or not: the sweep still
+        # ends if the founder died.
+        if _claim_the_end(engine, storage):
             session.tracker.take_over_sweep_run()
             session.book.seed(session.tracker.finished_trials())
             session.finish(engine, model_missing_ok=True)
     return session.result()
+
+
+def _claim_the_end(engine, storage: str) -> bool:
+    """Atomically claim the right to end the sweep: creating a study succeeds only once."""
+    import optuna
+
+    from sweeps.engines.optuna_study import open_storage
+
+    try:
+        optuna.create_study(study_name=f"{engine.study.study_name}:ended",
+                            storage=open_storage(storage))
+        return True
+    except optuna.exceptions.DuplicatedStudyError:
+        return False
 
 
 def _wait_for_sweep_run(engine) -> str:
@@ -72,7 +90,7 @@ def _wait_for_sweep_run(engine) -> str:
 
 
 def _wait_for_workers(engine, session: Session) -> None:
-    """The founder waits until no trial is left or running, running what dead workers left."""
+    """Wait until no trial is left or running, running what dead workers left behind."""
     from optuna.storages import fail_stale_trials
 
     while True:

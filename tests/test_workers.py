@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -76,3 +78,56 @@ def test_three_workers_run_exactly_max_trials_under_one_sweep_run(postgres, work
     assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {parents[0].info.run_id}
     ran = sum(out.count("\ntrial ") + out.startswith("trial ") for out, _ in outputs)
     assert ran == 6  # every trial ran once, somewhere
+
+
+def test_the_sweep_ends_even_when_its_founder_dies(postgres, workdir) -> None:
+    url, bindir = postgres
+    storage = create_database(url, bindir, "optuna_founder")
+    tracking = create_database(url, bindir, "mlflow_founder")
+    client = MlflowClient(tracking)
+    client.search_experiments()
+    optuna.storages.RDBStorage(storage)
+    cmd = [sys.executable, "-m", "sweeps", "worker", "mnist_mlp", "--storage", storage,
+           "--tracking-uri", tracking, "--max-trials", "4", "--max-epochs", "8",
+           "--set", "data.subset=3000", "--set", "search_space.units={min: 16, max: 32, step: 16}",
+           "--set", "tuner.optuna.pruner=none", "--set", "training.early_stopping.patience=20"]
+    # A dead worker's trial is noticed after the heartbeat grace; keep the test short.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SWEEPS_HEARTBEAT_GRACE_S": "6"}
+
+    founder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300
+    while not _training_trial(client):
+        assert founder.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    founder.send_signal(signal.SIGKILL)
+    founder.wait(timeout=30)
+
+    others = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env) for _ in range(2)]
+    for worker in others:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err
+
+    name = next(n for n in optuna.get_all_study_names(storage) if not n.endswith(":ended"))
+    study = optuna.load_study(study_name=name, storage=storage)
+    states = [t.state.name for t in study.trials if not t.user_attrs.get("sweeps_surplus")]
+    assert states.count("COMPLETE") == 4 and states.count("FAIL") == 1
+    dead = next(t for t in study.trials if t.state.name == "FAIL"
+                and not t.user_attrs.get("sweeps_surplus"))
+    assert any(t.user_attrs.get("sweeps_retry_of") == dead.number for t in study.trials)
+
+    runs = client.search_runs([client.get_experiment_by_name("mnist_mlp").experiment_id])
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    trials = [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(r.info.status for r in trials) == ["FINISHED"] * 4 + ["KILLED"]
+    assert parents[0].data.metrics["trials_completed"] == 4
+
+
+def _training_trial(client: MlflowClient) -> bool:
+    experiment = client.get_experiment_by_name("mnist_mlp")
+    if experiment is None:
+        return False
+    running = client.search_runs([experiment.experiment_id],
+                                 "attributes.status = 'RUNNING' and tags.`sweeps.kind` = 'trial'")
+    return any("loss" in run.data.metrics for run in running)

@@ -203,10 +203,19 @@ class MlflowTracker(SweepObserver):
             max_results=50000, order_by=["attributes.start_time ASC"])
 
     def finished_trials(self) -> list[TrialRecord]:
-        """Every trial of the sweep with a final result, whichever process ran it."""
+        """Every trial of the sweep with a final result, whichever process ran it.
+
+        Called once no trial runs anywhere: a trial run still RUNNING belongs to a dead
+        worker (its trial was failed and run again), so it is ended as KILLED.
+        """
         assert self.parent_run_id is not None
         records = []
         for child in self._trial_runs_of(self.parent_run_id):
+            if child.info.status == "RUNNING":
+                self.client.set_tag(child.info.run_id, "sweeps.trial_status",
+                                    TrialStatus.KILLED.value)
+                self.client.set_terminated(child.info.run_id, "KILLED")
+                continue
             status = child.data.tags.get("sweeps.trial_status")
             if child.info.status != "RUNNING" and status in ("COMPLETED", "FAILED", "PRUNED"):
                 records.append(_record_of(child, self._objective))
@@ -218,7 +227,7 @@ class MlflowTracker(SweepObserver):
         return records
 
     def take_over_sweep_run(self) -> None:
-        """Become the process that ends the sweep run (a worker founding the sweep)."""
+        """Become the process that ends the sweep run (the worker that claimed its end)."""
         self._parent_open = True
 
     def sweep_ended(self, event: SweepEnded) -> None:

@@ -3,6 +3,7 @@ attributes sweeps sets to re-run interrupted trials and bound the budget across 
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -23,15 +24,17 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseSt
     """Any Optuna storage: an RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file
     (``journal:///path/to/file.log``, or any path ending in ``.log`` / ``.journal``).
 
-    With ``heartbeat`` (workers), running trials beat every 10 s; one silent for 60 s belongs
-    to a dead worker and is failed by the next worker to start a trial, then enqueued again.
+    With ``heartbeat`` (workers), running trials beat every 10 s; one silent for 60 s
+    ($SWEEPS_HEARTBEAT_GRACE_S) belongs to a dead worker and is failed by the next worker to
+    start a trial or waiting for the end, then enqueued again.
     """
     if url.startswith("journal:"):
         path = url.removeprefix("journal:").removeprefix("//")
     elif url.endswith((".log", ".journal")) and "://" not in url:
         path = url
     else:
-        beat = dict(heartbeat_interval=10, grace_period=60,
+        grace = int(os.environ.get("SWEEPS_HEARTBEAT_GRACE_S", "60"))
+        beat = dict(heartbeat_interval=max(1, grace // 6), grace_period=grace,
                     failed_trial_callback=_requeue_dead) if heartbeat else {}
         for attempt in range(3):
             try:
