@@ -216,8 +216,7 @@ class MlflowTracker(SweepObserver):
                                     TrialStatus.KILLED.value)
                 self.client.set_terminated(child.info.run_id, "KILLED")
                 continue
-            status = child.data.tags.get("sweeps.trial_status")
-            if child.info.status != "RUNNING" and status in ("COMPLETED", "FAILED", "PRUNED"):
+            if child.data.tags.get("sweeps.trial_status") in ("COMPLETED", "FAILED", "PRUNED"):
                 records.append(_record_of(child, self._objective))
                 self._trial_runs[records[-1].trial_id] = child.info.run_id
                 self._trial_numbers[records[-1].trial_id] = records[-1].number
