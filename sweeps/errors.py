@@ -36,8 +36,8 @@ class TrackingError(SweepsError):
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """Raised from the SIGTERM handler so a sweep ends like it does on Ctrl-C.
+    """Raised from the SIGINT/SIGTERM handler (sweeps.interrupts): the sweep ends, runs KILLED.
 
-    A ``KeyboardInterrupt`` so every layer (the tuners' per-trial
-    ``except Exception`` does not swallow it as a failed trial.
+    A ``KeyboardInterrupt``: the tuners' per-trial ``except Exception`` lets it through, and
+    Optuna marks the running trial FAIL as it does on Ctrl-C.
     """

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from hypermodels import get_hypermodel
 from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
-from sweeps.errors import SweepInterrupted
+from sweeps import interrupts
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
 from sweeps.spec import SweepSpec
 from sweeps.trials import TrialBook, TrialRecord
@@ -29,7 +28,7 @@ from sweeps.trials import TrialBook, TrialRecord
 if TYPE_CHECKING:
     from sweeps.engines import Engine
 
-__all__ = ["Session", "SweepResult", "resolve_tracking_uri", "sigterm_interrupts"]
+__all__ = ["Session", "SweepResult", "resolve_tracking_uri"]
 
 
 @dataclass(frozen=True)
@@ -50,24 +49,6 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
     import mlflow
 
     return mlflow.get_tracking_uri()
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM ends the sweep the way Ctrl-C does (runs marked KILLED), then exits."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SweepInterrupted(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals to the caller
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Session:
@@ -119,11 +100,11 @@ class Session:
         # as the process, so move them out of the collector's reach.
         gc.freeze()
         outcome = TrialStatus.FAILED
-        with sigterm_interrupts():
+        with interrupts.handled():
             try:
                 yield
                 outcome = TrialStatus.COMPLETED
-            except KeyboardInterrupt:  # Ctrl-C, and SIGTERM through SweepInterrupted
+            except KeyboardInterrupt:  # Ctrl-C and SIGTERM (SweepInterrupted)
                 outcome = TrialStatus.KILLED
                 raise
             finally:

@@ -62,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
     import mlflow
 
     from sweeps.errors import SweepsError
-    from sweeps.session import sigterm_interrupts
+    from sweeps import interrupts
 
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     try:
@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
         raise SweepsError(str(exc)) from None
     print(f"MLflow UI for {uri} at {url}  (Ctrl-C to stop)", flush=True)
     try:
-        with sigterm_interrupts():  # SIGTERM stops the UI too, never orphaning the server
+        with interrupts.handled():  # SIGTERM stops the UI too, never orphaning the server
             proc.wait()
     except KeyboardInterrupt:
         proc.terminate()

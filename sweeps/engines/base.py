@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hypermodels import BuildContext, Hypermodel
+from sweeps import interrupts
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec
 
@@ -107,6 +108,7 @@ def epoch_metrics(model: Any, epoch: int, logs: Mapping[str, Any] | None) -> dic
     """
     import keras
 
+    interrupts.check()  # an interrupt the signal handler could not deliver ends the trial here
     metrics = {name: float(value) for name, value in (logs or {}).items()}
     metrics["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     loss = metrics.get("loss")
