@@ -9,9 +9,10 @@ resume that finds a broken file rolls the project back to that copy.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
+
+from sweeps.state import write_atomic
 
 __all__ = ["snapshot", "recover"]
 
@@ -19,9 +20,7 @@ SNAPSHOT = "sweeps_snapshot"
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    write_atomic(target, source.read_text(encoding="utf-8"))
 
 
 def snapshot(project: Path, trial_id: str) -> None:
