@@ -35,8 +35,10 @@ def test_minimal_spec_takes_hypermodel_defaults() -> None:
     assert spec.search_space["units"] == IntParam(128, 1024, 128)
     assert spec.tuner.kind is TunerKind.HYPERBAND
     assert spec.tuner.max_trials is None  # Hyperband runs its whole plan
-    assert spec.objective.metric == "val_accuracy"
-    assert spec.objective.direction is Direction.MAX
+    # Task-neutral defaults: every task reports val_loss, and it is minimised.
+    assert spec.objective.metric == "val_loss"
+    assert spec.objective.direction is Direction.MIN
+    assert spec.training.early_stopping.mode is Direction.MIN
 
 
 def test_partial_override_keeps_default_type_and_other_keys() -> None:
@@ -92,13 +94,17 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
         ("data: {name: mnist}\n", "my.yaml: hypermodel: is required but missing"),
         (MINIMAL + "trainig: {}\n", 'my.yaml: trainig: unknown key (did you mean "training"?)'),
         ("data: {name: mnsit}\nhypermodel: mlp\n",
-         'my.yaml: data.name: expected one of mnist, fashion_mnist, got "mnsit" (did you mean "mnist"?)'),
+         'my.yaml: data.name: expected one of mnist, fashion_mnist, npz, csv, image_folder, '
+         'digits, iris, wine, breast_cancer, diabetes, loader, arrays, got "mnsit" (did you mean "mnist"?)'),
         ("data: {name: mnist, subset: 5}\nhypermodel: mlp\n",
          "my.yaml: data.subset: expected an integer >= 20 or null, got 5"),
         ("data: {name: mnist, validation_split: 0.9}\nhypermodel: mlp\n",
          "my.yaml: data.validation_split: expected a number > 0.0 and <= 0.5, got 0.9"),
-        ("data: {name: mnist}\nhypermodel: cnn\n",
-         'my.yaml: hypermodel.name: expected one of mlp, sized_mlp, got "cnn"'),
+        ("data: {name: mnist}\nhypermodel: cnnn\n",
+         'my.yaml: hypermodel.name: expected a bundled hypermodel (cnn, mlp, sized_mlp), an '
+         'import path "module:builder" or a sweeps.hypermodels entry point, got "cnnn" (did you mean "cnn"?)'),
+        ("data: {name: mnist}\nhypermodel: {name: 'no_such_module_xyz:build'}\n",
+         "my.yaml: hypermodel.name: cannot find module 'no_such_module_xyz'"),
         (MINIMAL.replace("mlp", "{name: mlp, options: {units_per_layer: 3}}"),
          "my.yaml: hypermodel.options.units_per_layer: expected bool like the default true, got 3"),
         (MINIMAL + "search_space: {unit: {type: int, min: 1, max: 2}}\n",
@@ -123,15 +129,30 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
          "my.yaml: tuner.hyperband.factor: expected an integer >= 2, got 1"),
         (MINIMAL + "tuner: {random: {max_trial: 3}}\n",
          'my.yaml: tuner.random.max_trial: unknown key (did you mean "max_trials"?)'),
-        (MINIMAL + "objective: {metric: val_acc}\n",
-         'my.yaml: objective.metric: expected one of val_accuracy, val_loss, accuracy, loss, params, got "val_acc" (did you mean "val_accuracy"?)'),
+        (MINIMAL + "objective: {metric: val accuracy}\n",
+         'my.yaml: objective.metric: expected a metric name (letters, digits, underscores, as '
+         'Keras logs it), got "val accuracy"'),
+        (MINIMAL + "objective: {metric: val_foo}\n",
+         "my.yaml: objective.direction: is required: the name 'val_foo' does not say whether "
+         "larger or smaller is better; give max or min"),
+        (MINIMAL + "training: {early_stopping: {monitor: val_foo}}\n",
+         "my.yaml: training.early_stopping.mode: is required: the name 'val_foo' does not say"),
+        (MINIMAL + "task: classification\n",
+         'my.yaml: task: expected one of multiclass, binary, regression, got "classification"'),
+        ("data: {name: csv}\nhypermodel: mlp\n", "my.yaml: data.path: is required but missing"),
+        ("data: {name: mnist, target: y}\nhypermodel: mlp\n",
+         "my.yaml: data.target: is not used by data.name 'mnist' (it reads: dir), got \"y\""),
+        ("data: {name: image_folder, path: imgs, image_size: [28]}\nhypermodel: mlp\n",
+         "my.yaml: data.image_size: expected [height, width] in pixels, got a list"),
+        ("data: {loader: not_an_import_path}\nhypermodel: mlp\n",
+         'my.yaml: data.loader: expected an import path "module:function", got "not_an_import_path"'),
         (MINIMAL + "objective: [{metric: val_accuracy}, {metric: params}]\n",
          "my.yaml: objective: expected one objective for tuner 'hyperband' (several need "
          "tuner.kind: optuna), got 2: val_accuracy, params"),
         (MINIMAL + "tuner: {kind: optuna}\nobjective: [{metric: loss}, {metric: loss}]\n",
          "my.yaml: objective: expected distinct metrics, got 'loss' twice"),
         (MINIMAL + "tuner: {kind: optuna}\nobjective: [{metric: loss}, {metric: size}]\n",
-         'my.yaml: objective[1].metric: expected one of val_accuracy, val_loss, accuracy, loss, params, got "size"'),
+         "my.yaml: objective[1].direction: is required: the name 'size' does not say"),
         (MINIMAL + "tuner: {optuna: {sampler: bohb}}\n",
          'my.yaml: tuner.optuna.sampler: expected one of tpe, random, gp, cmaes, nsga2, got "bohb"'),
         (MINIMAL + "tuner: {optuna: {pruner: asha}}\n",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,29 +25,38 @@ from hypermodels.space import (
     param_to_dict,
 )
 from sweeps.errors import SpecError
+from sweeps.metrics import direction_of
 from sweeps.spec._model import (
+    DATA_KEYS,
     DataSpec,
     Direction,
     EarlyStoppingSpec,
     HypermodelSpec,
     ObjectiveSpec,
+    ParamOverride,
     ScheduleSpec,
     SweepSpec,
     TrackingSpec,
+    TaskKind,
     TrainingSpec,
     TunerKind,
     TunerSpec,
 )
-from sweeps.spec._reader import Node, Origin, describe, suggestion
+from sweeps.spec._reader import MISSING, Node, Origin, describe, suggestion
 
-__all__ = ["BUNDLED_DIR", "DATASETS", "METRICS", "bundled_specs", "load_spec", "parse_spec"]
+__all__ = ["BUNDLED_DIR", "DATASETS", "bundled_specs", "load_spec", "parse_spec",
+           "parse_spec_dict", "parse_param"]
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "specs"
-DATASETS = ("mnist", "fashion_mnist")
-#: What every trial logs per epoch; objectives and EarlyStopping monitor one of these.
-METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
-#: Objectives may also minimise (or maximise) the model's parameter count.
-OBJECTIVE_METRICS = METRICS + ("params",)
+#: Every ``data.name``: IDX datasets, files, scikit-learn's bundled sets, a loader function,
+#: and arrays given from Python.
+DATASETS = ("mnist", "fashion_mnist", "npz", "csv", "image_folder", "digits", "iris", "wine",
+            "breast_cancer", "diabetes", "loader", "arrays")
+_IDX_DATASETS = ("mnist", "fashion_mnist")
+#: A Keras metric or logged key: letters, digits and underscores.
+_METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+ENTRY_POINT_GROUP = "sweeps.hypermodels"
 SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
@@ -94,14 +104,34 @@ def parse_spec(
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(source, "", f"not valid YAML{where}: {problem}") from None
+    return parse_spec_dict({} if raw is None else raw, source, overrides,
+                           default_name=default_name)
+
+
+def parse_spec_dict(
+    raw: Any, source: str = "<dict>", overrides: Sequence[str] = (), *,
+    default_name: str = "sweep", objects: Mapping[str, Any] | None = None,
+) -> SweepSpec:
+    """Validate a spec given as a mapping (the YAML's, or one built in Python).
+
+    ``objects`` carries what YAML cannot: ``{"hypermodel": build_model, "data": (x, y)}``
+    from :func:`sweeps.tune`.
+    """
     origin = Origin(source)
-    raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
         origin.fail("(top level)", f"expected a mapping of spec keys, got {describe(raw)}")
-    raw = copy.deepcopy(dict(raw))
+    objects = dict(objects or {})
+    raw = {k: v for k, v in raw.items()}
+    raw = copy.deepcopy(raw)
     for text_override in overrides:
         _apply_override(raw, text_override, origin)
-    return _sweep(Node(raw, "", origin), default_name)
+    return _sweep(Node(raw, "", origin), default_name, objects)
+
+
+def parse_param(value: Any, key_path: str, source: str) -> Param:
+    """One full search-space entry, validated as a spec's (for entries merged at run time)."""
+    parent, _, key = key_path.rpartition(".")
+    return _param(Node({key: value}, parent, Origin(source)), key, None)
 
 
 def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
@@ -119,6 +149,8 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
+        elif isinstance(child, str) and part == "hypermodel":
+            child = node[part] = {"name": child}  # `hypermodel: mlp` shorthand
         elif not isinstance(child, dict):
             prefix = ".".join(parts[: depth + 1])
             raise SpecError(origin.source, prefix,
@@ -128,13 +160,15 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
     origin.overrides[key] = text
 
 
-def _sweep(root: Node, default_name: str) -> SweepSpec:
+def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSpec:
     name = root.string("name", default_name)
     description = root.raw("description", "")
     if not isinstance(description, str):
         root.fail("description", f"expected a string, got {describe(description)}")
-    data = _data(root.child("data", required=True))
-    hypermodel_spec, defaults = _hypermodel(root)
+    data = _data(root.child("data", required=True), objects.get("data"))
+    task_name = root.string("task", None, nullable=True, choices=[k.value for k in TaskKind])
+    metrics = _metric_list(root)
+    hypermodel_spec, defaults = _hypermodel(root, objects.get("hypermodel"))
     search_space = _search_space(root.child("search_space"), defaults)
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
@@ -151,42 +185,197 @@ def _sweep(root: Node, default_name: str) -> SweepSpec:
         name=name, description=description, source=root.origin.source, data=data,
         hypermodel=hypermodel_spec, search_space=search_space, tuner=tuner,
         objectives=objectives, training=training, seed=seed, tracking=tracking,
+        task=TaskKind(task_name) if task_name else None, metrics=metrics,
     )
 
 
-def _data(node: Node) -> DataSpec:
+def _metric_name(node: Node, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _METRIC_NAME.fullmatch(value):
+        node.fail(key, "expected a metric name (letters, digits, underscores, as Keras logs it),"
+                       f" got {describe(value)}")
+    return value
+
+
+def _metric_list(root: Node) -> tuple[str, ...]:
+    """``metrics: [mse, precision]``: Keras metric names compiled in besides the task's."""
+    value = root.raw("metrics", None)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        root.fail("metrics", f"expected a list of Keras metric names, got {describe(value)}")
+    return tuple(_metric_name(root, f"metrics[{i}]", item) for i, item in enumerate(value))
+
+
+def _data(node: Node, arrays: Any) -> DataSpec:
+    name = node.string("name", "arrays" if arrays is not None else
+                       "loader" if node.has("loader") else MISSING, choices=DATASETS)
+    keys = DATA_KEYS.get(name, ())
+    values: dict[str, Any] = {}
+    for key in ("dir", "path", "target", "loader"):
+        if key in keys:
+            required = key != "dir"
+            values[key] = node.string(key, MISSING if required else None, nullable=not required)
+        elif node.raw(key, None) is not None:
+            node.fail(key, f"is not used by data.name {name!r} (it reads: "
+                           f"{', '.join(keys) or 'no file'}), got {describe(node.data[key])}")
+    if "image_size" in keys:
+        size = node.raw("image_size")
+        if (not isinstance(size, list) or len(size) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size)):
+            node.fail("image_size", f"expected [height, width] in pixels, got {describe(size)}")
+        values["image_size"] = (size[0], size[1])
+    else:
+        node.raw("image_size", None)
+    if "loader" in values and not _IMPORT_PATH.fullmatch(values["loader"]):
+        node.fail("loader", "expected an import path \"module:function\", got "
+                            f"{describe(values['loader'])}")
+    if name == "arrays" and arrays is None:
+        node.fail("name", "expected a data source that a YAML spec can name (\"arrays\" is "
+                          "given from Python by sweeps.tune), got \"arrays\"")
+    test_split = node.raw("test_split", None)
     spec = DataSpec(
-        name=node.string("name", choices=DATASETS),
-        dir=node.string("dir", None, nullable=True),
+        name=name,
         validation_split=node.number("validation_split", 0.1, minimum=0.0, maximum=0.5,
                                      exclusive_minimum=True),
+        test_split=None if test_split is None else node.number(
+            "test_split", minimum=0.0, maximum=0.5, exclusive_minimum=True),
         subset=node.integer("subset", None, minimum=20, nullable=True),
+        shuffle=node.boolean("shuffle", name not in _IDX_DATASETS),
+        arrays=arrays, digest=_digest(arrays) if arrays is not None else None,
+        **values,
     )
+    node.raw("digest", None)  # written by `show` for in-memory data; recomputed, not read
     node.finish()
     return spec
 
 
-def _hypermodel(root: Node) -> tuple[HypermodelSpec, Mapping[str, Param]]:
-    value = root.raw("hypermodel")
+def _digest(arrays: Any) -> str:
+    """A content digest of in-memory data: two sweeps on different arrays differ in identity."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key in sorted(value):
+                digest.update(str(key).encode())
+                feed(value[key])
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                feed(item)
+        elif value is not None:
+            array = np.ascontiguousarray(value)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(memoryview(array).cast("B"))
+
+    feed(arrays)
+    return digest.hexdigest()[:16]
+
+
+def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Mapping[str, Param] | None]:
+    """The builder: bundled (its default space returned), an import path, an entry point, or
+    an object from Python (``None`` returned: the builder declares its space in code)."""
+    value = root.raw("hypermodel", None if obj is not None else MISSING)
+    if value is None:
+        value = {}
     if isinstance(value, str):  # shorthand: `hypermodel: mlp`
         value = {"name": value}
     node = Node(value, "hypermodel", root.origin)
-    name = node.string("name", choices=sorted(HYPERMODELS))
-    cls = HYPERMODELS[name]
+    if obj is not None:
+        name = node.string("name", _qualified_name(obj))
+        options = node.raw("options", None) or {}
+        node.finish()
+        return HypermodelSpec(name=name, options=dict(options), origin="object", obj=obj), None
+    name = node.string("name")
     options_node = node.child("options")
-    options = {}
-    for key, default in cls.default_options.items():
-        found = options_node.raw(key, default)
-        if type(found) is not type(default):
-            options_node.fail(key, f"expected {type(default).__name__} like the default "
-                                   f"{describe(default)}, got {describe(found)}")
-        options[key] = found
-    options_node.finish()
+    if name in HYPERMODELS:
+        cls = HYPERMODELS[name]
+        options = {}
+        for key, default in cls.default_options.items():
+            found = options_node.raw(key, default)
+            if type(found) is not type(default):
+                options_node.fail(key, f"expected {type(default).__name__} like the default "
+                                       f"{describe(default)}, got {describe(found)}")
+            options[key] = found
+        options_node.finish()
+        node.finish()
+        return HypermodelSpec(name=name, options=options), cls.default_space
+    # A builder of the user's: its options go to its constructor (classes) as they are.
+    options = dict(options_node.data)
+    for key in options:
+        options_node.raw(key)
+    if _IMPORT_PATH.fullmatch(name):
+        origin = "import"
+        _check_module(node, name.partition(":")[0])
+    elif name in _entry_point_names():
+        origin = "entry_point"
+    else:
+        choices = sorted(HYPERMODELS) + sorted(_entry_point_names())
+        node.fail("name", "expected a bundled hypermodel (" + ", ".join(choices) + "), an "
+                          "import path \"module:builder\" or a sweeps.hypermodels entry point, "
+                          f"got {describe(name)}" + suggestion(name, choices))
     node.finish()
-    return HypermodelSpec(name=name, options=options), cls.default_space
+    return HypermodelSpec(name=name, options=options, origin=origin), None
 
 
-def _search_space(node: Node, defaults: Mapping[str, Param]) -> dict[str, Param]:
+def _check_module(node: Node, module: str) -> None:
+    """The builder's module must be findable (from the working directory, as Python's own
+    ``-m`` would); it is imported only when the sweep runs."""
+    import os
+    import sys
+
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that is missing or broken
+        found = False
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+    if not found:
+        node.fail("name", f"cannot find module {module!r} (looked in the working directory "
+                          f"{os.getcwd()} and the installed packages)")
+
+
+def _qualified_name(obj: Any) -> str:
+    target = obj if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__") \
+        else type(obj)
+    return f"{target.__module__}:{target.__qualname__}"
+
+
+def _entry_point_names() -> set[str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+_PARAM_KEYS = ("type", "min", "max", "step", "log", "values", "value")
+
+
+def _search_space(node: Node, defaults: Mapping[str, Param] | None) -> dict[str, Any]:
+    """Bundled hypermodels: their defaults with the spec's entries applied. Builders that
+    declare their space in code: the spec's entries as given, checked once the builder has
+    declared its own (partial entries are merged then)."""
+    if defaults is None:
+        space: dict[str, Any] = {}
+        for key in node.data:
+            value = node.raw(key)
+            if isinstance(value, Mapping) and "type" not in value:
+                unknown = [k for k in value if k not in _PARAM_KEYS]
+                if unknown or not value:
+                    node.origin.fail(node.key_path(str(key)), "expected a search-space entry "
+                                     f"({', '.join(_PARAM_KEYS)}), got "
+                                     + (f"unknown key {unknown[0]!r}" if unknown else "{}"))
+                space[key] = ParamOverride(dict(value))
+            else:
+                space[key] = _param(node, key, None)
+        return space
     space = dict(defaults)
     for key in node.data:
         if key not in defaults:
@@ -197,7 +386,7 @@ def _search_space(node: Node, defaults: Mapping[str, Param]) -> dict[str, Param]
     return space
 
 
-def _param(parent: Node, key: str, default: Param) -> Param:
+def _param(parent: Node, key: str, default: Param | None) -> Param:
     value = parent.raw(key)
     if not isinstance(value, Mapping):
         if isinstance(value, (list, type(None))):
@@ -205,7 +394,8 @@ def _param(parent: Node, key: str, default: Param) -> Param:
                              f"single fixed value, got {describe(value)}")
         return FixedParam(value)
     merged = dict(value)
-    if "type" not in merged:  # partial override: `units: {max: 2048}` keeps the default's type
+    if "type" not in merged and default is not None:
+        # partial override: `units: {max: 2048}` keeps the default's type
         merged = {**param_to_dict(default), **merged}
     node = Node(merged, parent.key_path(key), parent.origin)
     kind = node.string("type", choices=("int", "float", "choice", "fixed"))
@@ -214,9 +404,14 @@ def _param(parent: Node, key: str, default: Param) -> Param:
         low = node.integer("min")
         high = node.integer("max")
         step = node.integer("step", 1, minimum=1)
+        log = node.boolean("log", False)
         if high < low:
             node.fail("max", f"expected an integer >= min ({low}), got {describe(high)}")
-        param = IntParam(low, high, step)
+        if log and low <= 0:
+            node.fail("min", f"expected an integer > 0 when log is true, got {describe(low)}")
+        if log and step != 1:
+            node.fail("step", f"expected no step (1) when log is true, got {describe(step)}")
+        param = IntParam(low, high, step, log)
     elif kind == "float":
         low = node.number("min")
         high = node.number("max")
@@ -310,19 +505,29 @@ def _objectives(root: Node, tuner: TunerSpec) -> tuple[ObjectiveSpec, ...]:
 
 
 def _objective(node: Node) -> ObjectiveSpec:
-    metric = node.string("metric", "val_accuracy", choices=OBJECTIVE_METRICS)
-    inferred = Direction.MIN if metric.endswith("loss") or metric == "params" else Direction.MAX
-    direction = Direction(node.string("direction", inferred.value, choices=("max", "min")))
+    metric = _metric_name(node, "metric", node.raw("metric", "val_loss"))
+    direction = _direction(node, metric)
     node.finish()
     return ObjectiveSpec(metric=metric, direction=direction)
+
+
+def _direction(node: Node, metric: str, key: str = "direction") -> Direction:
+    """The spec's ``direction``, else the one the metric's name implies."""
+    inferred = direction_of(metric)
+    given = node.string(key, None, nullable=True, choices=("max", "min"))
+    if given is None and inferred is None:
+        node.fail(key, f"is required: the name {metric!r} does not say whether larger or "
+                       "smaller is better; give max or min")
+    return Direction(given) if given else inferred  # type: ignore[return-value]
 
 
 def _training(node: Node) -> TrainingSpec:
     batch_size = node.integer("batch_size", 128, minimum=1)
     max_epochs = node.integer("max_epochs", 20, minimum=1)
     es = node.child("early_stopping")
+    monitor = _metric_name(es, "monitor", es.raw("monitor", "val_loss"))
     early_stopping = EarlyStoppingSpec(
-        monitor=es.string("monitor", "val_loss", choices=METRICS),
+        monitor=monitor, mode=_direction(es, monitor, "mode"),
         patience=es.integer("patience", 3, minimum=0),
         min_delta=es.number("min_delta", 0.0, minimum=0.0),
         restore_best_weights=es.boolean("restore_best_weights", True),

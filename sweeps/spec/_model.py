@@ -12,11 +12,15 @@ from types import MappingProxyType
 from typing import Any
 
 from hypermodels.space import Param, Scalar, param_to_dict
+from sweeps.metrics import Direction
+from sweeps.task import TaskKind
 
 __all__ = [
     "TunerKind",
     "Direction",
+    "TaskKind",
     "DataSpec",
+    "ParamOverride",
     "HypermodelSpec",
     "TunerSpec",
     "ObjectiveSpec",
@@ -36,29 +40,68 @@ class TunerKind(str, enum.Enum):
     OPTUNA = "optuna"
 
 
-class Direction(str, enum.Enum):
-    MAX = "max"
-    MIN = "min"
-
-
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True)
 class DataSpec:
+    """Where the examples come from and how they are split.
+
+    ``name`` is a source kind: ``mnist``, ``fashion_mnist`` (IDX files), ``npz``, ``csv``,
+    ``image_folder`` (read from ``path``), a scikit-learn dataset (``digits``, ``iris``,
+    ``wine``, ``breast_cancer``, ``diabetes``), ``loader`` (a function named by ``loader``) or
+    ``arrays`` (given from Python, :func:`sweeps.tune`).
+    """
+
     name: str
     #: Folder with the four IDX files; ``None``: $SWEEPS_DATA_DIR, then the fallbacks.
     dir: str | None = None
+    #: The file or folder of ``npz``, ``csv`` and ``image_folder``.
+    path: str | None = None
+    #: The label column of ``csv``.
+    target: str | None = None
+    #: ``(height, width)`` images of ``image_folder`` are resized to.
+    image_size: tuple[int, int] | None = None
+    #: ``"module:function"`` returning the data, for ``name: loader``.
+    loader: str | None = None
+    #: Held out for validation unless the source has a validation set.
     validation_split: float = 0.1
+    #: Held out for the final test unless the source has a test set; None: no test set.
+    test_split: float | None = None
     #: Train (and validate) on the first ``subset`` training examples only.
     subset: int | None = None
+    #: Shuffle (with the spec's seed) before holding slices out; otherwise they come from
+    #: the end, as MNIST's validation slice does.
+    shuffle: bool = False
+    #: In-memory data given from Python (``name: arrays``); not part of the spec's YAML.
+    arrays: Any = field(default=None, compare=False, repr=False)
+    #: A digest of ``arrays``: what identifies in-memory data in the sweep's identity.
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamOverride:
+    """A partial search-space entry for a builder whose space is declared in code
+    (``units: {max: 256}``): merged into what the builder declares when it is first built."""
+
+    fields: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class HypermodelSpec:
+    #: A bundled name (``mlp``), an import path (``my_models:build_model``) or the name of a
+    #: ``sweeps.hypermodels`` entry point.
     name: str
     options: Mapping[str, Scalar] = field(default_factory=dict)
+    #: ``bundled``, ``import``, ``entry_point`` or ``object`` (given from Python).
+    origin: str = "bundled"
+    #: The builder itself when given from Python (:func:`sweeps.tune`).
+    obj: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def bundled(self) -> bool:
+        return self.origin == "bundled"
 
 
 @dataclass(frozen=True)
@@ -96,6 +139,8 @@ class ObjectiveSpec:
 @dataclass(frozen=True)
 class EarlyStoppingSpec:
     monitor: str
+    #: Whether ``monitor`` improves upwards (max) or downwards (min).
+    mode: Direction
     patience: int
     min_delta: float = 0.0
     restore_best_weights: bool = True
@@ -135,8 +180,9 @@ class SweepSpec:
     source: str
     data: DataSpec
     hypermodel: HypermodelSpec
-    #: The hypermodel's defaults with the spec's overrides applied.
-    search_space: Mapping[str, Param]
+    #: Bundled hypermodels: their defaults with the spec's overrides applied. Builders that
+    #: declare their space in code: the spec's entries only, full (a Param) or partial.
+    search_space: Mapping[str, Param | ParamOverride]
     tuner: TunerSpec
     #: What the search optimises; the first is primary (ranking, "best so far"). Several
     #: objectives (Optuna only) make a multi-objective search with a Pareto front.
@@ -144,6 +190,10 @@ class SweepSpec:
     training: TrainingSpec
     seed: int
     tracking: TrackingSpec
+    #: ``None``: inferred from the training labels when the data is loaded.
+    task: TaskKind | None = None
+    #: Keras metric names compiled in besides the task's defaults.
+    metrics: tuple[str, ...] = ()
 
     @property
     def objective(self) -> ObjectiveSpec:
@@ -157,14 +207,12 @@ class SweepSpec:
         return {
             "name": self.name,
             "description": self.description,
-            "data": {
-                "name": self.data.name,
-                "dir": self.data.dir,
-                "validation_split": self.data.validation_split,
-                "subset": self.data.subset,
-            },
+            "data": _data_dict(self.data),
+            "task": self.task.value if self.task else None,
+            "metrics": list(self.metrics),
             "hypermodel": {"name": self.hypermodel.name, "options": dict(self.hypermodel.options)},
-            "search_space": {k: param_to_dict(p) for k, p in self.search_space.items()},
+            "search_space": {k: dict(p.fields) if isinstance(p, ParamOverride) else param_to_dict(p)
+                             for k, p in self.search_space.items()},
             "tuner": {
                 "kind": self.tuner.kind.value,
                 **{kind.value: dict(s) for kind, s in self.tuner.settings.items()},
@@ -173,7 +221,8 @@ class SweepSpec:
             "training": {
                 "batch_size": self.training.batch_size,
                 "max_epochs": self.training.max_epochs,
-                "early_stopping": vars_of(self.training.early_stopping),
+                "early_stopping": {**vars_of(self.training.early_stopping),
+                                   "mode": self.training.early_stopping.mode.value},
                 "lr_schedule": vars_of(self.training.lr_schedule),
             },
             "seed": self.seed,
@@ -183,3 +232,20 @@ class SweepSpec:
 
 def vars_of(obj: Any) -> dict[str, Any]:
     return dict(vars(obj))
+
+
+#: The keys each data source reads besides the split settings; ``show`` prints only these.
+DATA_KEYS = {
+    "mnist": ("dir",), "fashion_mnist": ("dir",), "npz": ("path",), "csv": ("path", "target"),
+    "image_folder": ("path", "image_size"), "loader": ("loader",), "arrays": ("digest",),
+}
+
+
+def _data_dict(data: DataSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": data.name}
+    for key in DATA_KEYS.get(data.name, ()):
+        value = getattr(data, key)
+        out[key] = list(value) if isinstance(value, tuple) else value
+    out.update(validation_split=data.validation_split, test_split=data.test_split,
+               subset=data.subset, shuffle=data.shuffle)
+    return out
