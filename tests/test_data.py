@@ -76,7 +76,8 @@ def test_no_source_lists_every_way_to_provide_data(
         raise OSError("network is unreachable")
 
     monkeypatch.setenv("SWEEPS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "DEBIAN_DIRS", {"fashion_mnist": tmp_path / "not-installed"})
+    # The dict itself is patched: sweeps.data re-exports the one sweeps.data._idx reads.
+    monkeypatch.setitem(data.DEBIAN_DIRS, "fashion_mnist", tmp_path / "not-installed")
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
     with pytest.raises(DataError) as info:
         load_arrays("fashion_mnist")
@@ -92,7 +93,7 @@ def test_subset_and_validation_split_hold_out_the_end(mnist_dir: Path) -> None:
     assert len(ds.x_train) == 800 and len(ds.x_val) == 200
     assert np.array_equal(ds.x_val, x_all[800:1000]) and np.array_equal(ds.y_train, y_all[:800])
     assert len(ds.x_test) == len(x_test)  # the test set is never cut
-    assert ds.num_classes == 10 and ds.input_shape == (28, 28)
+    assert ds.task.num_classes == 10 and ds.input_shape == (28, 28)
 
 
 def test_subset_larger_than_the_training_set(mnist_dir: Path) -> None:

@@ -1,0 +1,146 @@
+"""The :class:`Dataset` a sweep trains on, and :func:`load_dataset`, which builds it.
+
+Whatever the source, the same steps follow: check the arrays, hold out the slices the source
+does not provide (one :func:`split_examples` for all), then settle the task::
+
+    ds = load_dataset(DataSpec("csv", path="houses.csv", target="price"), seed=7)
+    ds.task.kind, ds.sizes      # TaskKind.REGRESSION, {"train": 900, "validation": 100, "test": 0}
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sweeps.data._checks import check_arrays, check_labels
+from sweeps.data._raw import Pair, RawData
+from sweeps.data._sources import check_spec, read_source
+from sweeps.errors import DataError
+from sweeps.task import Task, TaskKind, class_count, infer_task
+
+if TYPE_CHECKING:
+    from sweeps.spec import DataSpec
+
+__all__ = ["Dataset", "load_dataset", "split_examples"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train, validation and (when there is one) test arrays, and the task they pose."""
+
+    name: str
+    #: Where the examples came from, as shown to the user.
+    source: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    #: ``None`` when the source has no test set and ``data.test_split`` is not set.
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    task: Task
+    #: Label ``i``'s name (text labels, image subfolders, scikit-learn's target names).
+    class_names: tuple[str, ...] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def has_test(self) -> bool:
+        return self.x_test is not None
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.x_train), "validation": len(self.x_val),
+                "test": len(self.x_test) if self.x_test is not None else 0}
+
+
+def load_dataset(spec: DataSpec, *, task: TaskKind | str | None = None,
+                 metrics: tuple[str, ...] = (), seed: int = 0) -> Dataset:
+    """Read, check and split the spec's data, and settle its task.
+
+    ``task`` is the spec's ``task`` (``None``: inferred from the training labels); ``metrics``
+    the spec's extra metric names; ``seed`` orders the examples when ``data.shuffle`` is set.
+    Every problem with the data is a :class:`~sweeps.errors.DataError` raised here, before any
+    trial starts.
+    """
+    check_spec(spec)
+    raw = check_arrays(read_source(spec))
+    train, validation, test = split_examples(raw, spec, seed)
+    kind = TaskKind(task) if task is not None else infer_task(train[1])
+    check_labels(raw, kind, {"train": train, "validation": validation, "test": test})
+    num_classes = None
+    if kind is TaskKind.BINARY:
+        num_classes = 2
+    elif kind is TaskKind.MULTICLASS:
+        labels = [pair[1] for pair in (train, validation, test) if pair is not None]
+        num_classes = max(class_count(labels), len(raw.class_names or ()))
+    resolved = Task(kind, num_classes=num_classes, extra_metrics=tuple(metrics),
+                    inferred=task is None)
+    dataset = Dataset(
+        name=spec.name, source=raw.source, x_train=train[0], y_train=train[1],
+        x_val=validation[0], y_val=validation[1], x_test=test[0] if test is not None else None,
+        y_test=test[1] if test is not None else None, task=resolved, class_names=raw.class_names,
+    )
+    sizes = dataset.sizes
+    _log.info("%s from %s: %d train, %d validation, %d test; %s", spec.name, raw.source,
+              sizes["train"], sizes["validation"], sizes["test"], resolved.describe())
+    if kind is not TaskKind.REGRESSION and raw.validation is None and not spec.shuffle:
+        _warn_single_class(dataset)
+    return dataset
+
+
+def split_examples(raw: RawData, spec: DataSpec, seed: int) -> tuple[Pair, Pair, Pair | None]:
+    """``(train, validation, test)``: the source's own splits, the rest held out of train.
+
+    With ``data.shuffle`` the training examples are permuted once with ``seed``; otherwise
+    slices come off the end, in file order. A test slice (``data.test_split``) is held out
+    first, only when the source has no test set; then ``data.subset`` keeps the first
+    examples; then the validation slice is held out of those unless the source has one.
+    Without shuffling every part is a view of the source's array.
+    """
+    x, y = raw.train
+    order = np.random.default_rng(seed).permutation(len(x)) if spec.shuffle else None
+
+    def take(start: int, stop: int) -> Pair:
+        index = slice(start, stop) if order is None else order[start:stop]
+        return x[index], y[index]
+
+    end = len(x)
+    test = raw.test
+    if test is None and spec.test_split is not None:
+        end -= _held_out(raw, end, spec.test_split, "test_split")
+        test = take(end, len(x))
+    if spec.subset is not None:
+        if spec.subset > end:
+            after = f" (after holding out {len(x) - end} for the test set)" if end < len(x) else ""
+            raise DataError(f"{raw.where}: data.subset is {spec.subset} but {spec.name} has "
+                            f"only {end} training examples{after}")
+        end = spec.subset
+    validation = raw.validation
+    if validation is None:
+        held = _held_out(raw, end, spec.validation_split, "validation_split")
+        validation = take(end - held, end)
+        end -= held
+    return take(0, end), validation, test
+
+
+def _held_out(raw: RawData, available: int, fraction: float, key: str) -> int:
+    count = max(1, round(available * fraction))
+    if available - count < 1:
+        raise raw.error(f"holding out {fraction} of {available} training examples leaves none "
+                        "to train on; give more examples or lower the fraction",
+                        key=f"data.{key}")
+    return count
+
+
+def _warn_single_class(dataset: Dataset) -> None:
+    if len(np.unique(dataset.y_val)) == 1 and len(np.unique(dataset.y_train)) > 1:
+        _log.warning("%s: the validation slice holds a single class: the examples are probably "
+                     "sorted by label; set data.shuffle: true", dataset.source)
