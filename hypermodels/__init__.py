@@ -6,7 +6,9 @@ does not import Keras.
 
 from __future__ import annotations
 
-from hypermodels.base import BuildContext, Hypermodel
+from hypermodels.base import BuildContext, Hypermodel, compile_model
+from hypermodels.cnn import CNN
+from hypermodels.hp_space import HpSpace
 from hypermodels.mlp import MLP, SizedMLP
 from hypermodels.space import (
     ChoiceParam,
@@ -23,6 +25,9 @@ __all__ = [
     "get_hypermodel",
     "BuildContext",
     "Hypermodel",
+    "HpSpace",
+    "compile_model",
+    "CNN",
     "MLP",
     "SizedMLP",
     "Space",
@@ -34,7 +39,7 @@ __all__ = [
     "FixedParam",
 ]
 
-HYPERMODELS: dict[str, type[Hypermodel]] = {cls.name: cls for cls in (MLP, SizedMLP)}
+HYPERMODELS: dict[str, type[Hypermodel]] = {cls.name: cls for cls in (MLP, SizedMLP, CNN)}
 
 
 def get_hypermodel(name: str) -> type[Hypermodel]:

@@ -1,6 +1,7 @@
-"""The base every hypermodel extends: the shared compile step and what a build is told.
+"""The base every bundled hypermodel extends, what a build is told, and the compile step
+that sweeps applies to any model that comes back uncompiled.
 
-Keras is imported inside :meth:`Hypermodel.build` rather than at module level: the CLI reads
+Keras is imported inside the functions rather than at module level: the CLI reads
 hypermodels' default spaces for ``list`` and ``show``, which must answer without loading
 TensorFlow.
 """
@@ -9,36 +10,77 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypermodels.space import Param, Scalar, Space
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
-__all__ = ["BuildContext", "Hypermodel"]
+    from sweeps.task import Task
+
+__all__ = ["BuildContext", "Hypermodel", "compile_model"]
 
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a hypermodel needs to know about the task and the training schedule."""
+    """What a hypermodel needs to know about the data, the task and the training schedule."""
 
     input_shape: tuple[int, ...]
-    num_classes: int
+    task: Task
     #: InverseTimeDecay: ``lr = initial / (1 + decay_rate * step / decay_steps)``.
     decay_steps: int
     decay_rate: float
     staircase: bool = False
+    #: Inputs arrive as 0..255 bytes (images): :meth:`preprocess` rescales them.
+    pixels: bool = False
+    #: Per-feature mean and variance of the training inputs (not validation, not test):
+    #: :meth:`preprocess` normalises float features with them.
+    feature_mean: np.ndarray | None = field(default=None, repr=False, compare=False)
+    feature_variance: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def preprocess(self, inputs: Any) -> Any:
+        """The input layers the data calls for, inside the model so that a saved model takes
+        the raw inputs the data loaders return: 1/255 rescaling of pixels, or Normalization
+        with the training set's statistics for float features."""
+        import keras
+
+        if self.pixels:
+            return keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+        if self.feature_mean is not None:
+            return keras.layers.Normalization(
+                axis=-1 if self.feature_mean.ndim else None, mean=self.feature_mean,
+                variance=self.feature_variance, name="normalize")(inputs)
+        return inputs
+
+
+def compile_model(model: keras.Model, learning_rate: float, context: BuildContext) -> None:
+    """The compile step of every model its builder left uncompiled: Adam on an
+    ``InverseTimeDecay`` schedule, the task's loss and metrics."""
+    import keras
+
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        initial_learning_rate=learning_rate,
+        decay_steps=context.decay_steps,
+        decay_rate=context.decay_rate,
+        staircase=context.staircase,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=context.task.loss,
+        metrics=context.task.compile_metrics(),
+    )
 
 
 class Hypermodel(ABC):
     """A Keras model builder over a named search space.
 
     Subclasses declare ``name``, ``default_space`` (every hyperparameter they ask for, with
-    defaults the spec may override) and ``default_options`` (settings that are not searched),
-    and implement :meth:`build_body`. Every model is compiled the same way: Adam on an
-    ``InverseTimeDecay`` schedule whose initial rate is the ``learning_rate`` hyperparameter.
+    defaults the spec may override; ``learning_rate`` is used by the compile step) and
+    ``default_options`` (settings that are not searched), and implement :meth:`build_body`.
+    :meth:`build` returns the model uncompiled: sweeps compiles it (:func:`compile_model`).
     """
 
     name: ClassVar[str]
@@ -56,21 +98,10 @@ class Hypermodel(ABC):
         import keras
 
         inputs = keras.Input(shape=context.input_shape, name="inputs")
-        outputs = self.build_body(inputs, space, context)
-        model = keras.Model(inputs, outputs, name=self.name)
-        schedule = keras.optimizers.schedules.InverseTimeDecay(
-            initial_learning_rate=space.value("learning_rate"),
-            decay_steps=context.decay_steps,
-            decay_rate=context.decay_rate,
-            staircase=context.staircase,
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=schedule),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        return model
+        x = self.build_body(context.preprocess(inputs), space, context)
+        return keras.Model(inputs, context.task.head(x), name=self.name)
 
     @abstractmethod
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
-        """Layers from ``inputs`` to the class probabilities (softmax over num_classes)."""
+        """Layers from the preprocessed inputs to the last hidden layer (the task adds the
+        output head)."""

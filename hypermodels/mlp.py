@@ -1,4 +1,4 @@
-"""A multi-layer perceptron for image classification."""
+"""Multi-layer perceptrons: for images (flattened) and tabular features alike."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Spa
 __all__ = ["MLP", "SizedMLP", "dense_stack"]
 
 
-def dense_stack(inputs: Any, units: list[int], dropout: float, activation: str) -> Any:
-    """Rescale → Flatten → (Dense → Dropout) per entry of ``units`` (no output layer)."""
+def dense_stack(x: Any, units: list[int], dropout: float, activation: str) -> Any:
+    """Flatten → (Dense → Dropout) per entry of ``units`` (no output layer)."""
     import keras
 
-    # Pixels arrive as 0..255 bytes; rescaling inside the model means the saved model
-    # takes the same raw images the dataset loaders return.
-    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
-    x = keras.layers.Flatten()(x)
+    if len(x.shape) > 2:
+        x = keras.layers.Flatten()(x)
     for width in units:
         x = keras.layers.Dense(width, activation=activation)(x)
         if dropout:
@@ -26,12 +24,13 @@ def dense_stack(inputs: Any, units: list[int], dropout: float, activation: str) 
 
 
 class MLP(Hypermodel):
-    """Rescale → Flatten → ``depth`` × (Dense → Dropout) → softmax.
+    """Flatten → ``depth`` × (Dense → Dropout) → the task's head.
 
     With ``units_per_layer`` (the default) each layer ``i`` has its own ``units_i``, drawn from
     the ``units`` distribution and declared in a conditional scope on ``depth`` so that
     layers a trial does not build stay out of its hyperparameters. Without it, one ``units``
-    serves every layer.
+    serves every layer. Pixels are rescaled and tabular features normalised by the build
+    context, so the same MLP serves MNIST and a CSV file.
     """
 
     name = "mlp"
@@ -45,8 +44,6 @@ class MLP(Hypermodel):
     default_options = {"units_per_layer": True, "activation": "relu"}
 
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
-        import keras
-
         depth = space.value("depth")
         dropout = space.value("dropout")
         max_depth = int(space.max_value("depth"))
@@ -57,8 +54,7 @@ class MLP(Hypermodel):
                     units.append(space.value("units", name=f"units_{i}"))
             else:
                 units.append(space.value("units"))
-        x = dense_stack(inputs, units, dropout, self.options["activation"])
-        return keras.layers.Dense(context.num_classes, activation="softmax")(x)
+        return dense_stack(inputs, units, dropout, self.options["activation"])
 
 
 class SizedMLP(Hypermodel):
@@ -80,9 +76,6 @@ class SizedMLP(Hypermodel):
     default_options = {"activation": "elu"}
 
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
-        import keras
-
         size = space.value("size")
-        x = dense_stack(inputs, self.SIZES[size], space.value("dropout"),
-                        self.options["activation"])
-        return keras.layers.Dense(context.num_classes, activation="softmax")(x)
+        return dense_stack(inputs, self.SIZES[size], space.value("dropout"),
+                           self.options["activation"])

@@ -35,11 +35,12 @@ Scalar = Union[int, float, str, bool]
 
 @dataclass(frozen=True)
 class IntParam:
-    """Integers ``min, min+step, ..., max`` (both ends included)."""
+    """Integers ``min, min+step, ..., max`` (both ends included); log-uniform with ``log``."""
 
     min: int
     max: int
     step: int = 1
+    log: bool = False
 
     def values(self) -> range:
         return range(self.min, self.max + 1, self.step)
@@ -75,7 +76,11 @@ Param = Union[IntParam, FloatParam, ChoiceParam, FixedParam]
 def param_to_dict(param: Param) -> dict[str, Any]:
     """The YAML form of ``param``, as ``sweeps show`` prints it and specs write it."""
     if isinstance(param, IntParam):
-        return {"type": "int", "min": param.min, "max": param.max, "step": param.step}
+        out_int: dict[str, Any] = {"type": "int", "min": param.min, "max": param.max,
+                                   "step": param.step}
+        if param.log:
+            out_int["log"] = True
+        return out_int
     if isinstance(param, FloatParam):
         out: dict[str, Any] = {"type": "float", "min": param.min, "max": param.max}
         if param.step is not None:

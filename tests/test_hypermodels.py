@@ -1,4 +1,5 @@
-"""The MLP builds what its hyperparameters say, under a fixed space and under keras-tuner."""
+"""The bundled hypermodels build what their hyperparameters say, with the task's head, under a
+fixed space and under keras-tuner; sweeps' compile step is Adam on InverseTimeDecay."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import keras
 import keras_tuner as kt
 import pytest
 
-from hypermodels import MLP, BuildContext, FixedSpace
-from hypermodels.space import ChoiceParam, FloatParam, IntParam
-from sweeps.engines.keras_tuner import KerasTunerSpace
+import numpy as np
 
-CONTEXT = BuildContext(input_shape=(28, 28), num_classes=10, decay_steps=100, decay_rate=0.5)
+from hypermodels import CNN, MLP, BuildContext, FixedSpace, HpSpace, compile_model
+from hypermodels.space import ChoiceParam, FloatParam, IntParam
+from sweeps.task import Task, TaskKind
+
+CONTEXT = BuildContext(input_shape=(28, 28), task=Task(TaskKind.MULTICLASS, num_classes=10),
+                       decay_steps=100, decay_rate=0.5, pixels=True)
+KerasTunerSpace = HpSpace
 
 
 def dense_units(model: keras.Model) -> list[int]:
@@ -27,9 +32,11 @@ def test_built_model_matches_the_hyperparameters() -> None:
     assert model.output_shape == (None, 10)
 
 
-def test_every_model_uses_adam_on_inverse_time_decay() -> None:
+def test_sweeps_compiles_with_adam_on_inverse_time_decay() -> None:
     values = {"depth": 1, "units_0": 16, "dropout": 0.0, "learning_rate": 0.01}
     model = MLP().build(FixedSpace(MLP.default_space, values), CONTEXT)
+    assert not model.compiled  # hypermodels leave compiling to sweeps
+    compile_model(model, 0.01, CONTEXT)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     schedule = keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
     assert isinstance(schedule, keras.optimizers.schedules.InverseTimeDecay)
@@ -60,11 +67,13 @@ def test_keras_tuner_space_declares_layers_in_conditional_scopes() -> None:
     MLP().build(KerasTunerSpace(hp, space), CONTEXT)
     # One layer built: only units_0 is active, and the search space knows depth's range.
     active = {name for name in hp.values if hp.is_active(name)}
-    assert active == {"depth", "units_0", "dropout", "learning_rate"}
+    assert active == {"depth", "units_0", "dropout"}
     by_name = {p.name: p for p in hp.space}
     assert (by_name["units_0"].min_value, by_name["units_0"].max_value,
             by_name["units_0"].step) == (32, 128, 32)
-    assert by_name["learning_rate"].sampling == "log"
+    # the learning rate is declared by the compile step, on the same hp
+    assert KerasTunerSpace(hp, space).value("learning_rate") is not None
+    assert {p.name: p for p in hp.space}["learning_rate"].sampling == "log"
 
 
 def test_choice_and_fixed_params_reach_keras_tuner() -> None:
@@ -73,3 +82,30 @@ def test_choice_and_fixed_params_reach_keras_tuner() -> None:
     model = MLP().build(KerasTunerSpace(hp, space), CONTEXT)
     assert dense_units(model)[0] in (48, 96)
     assert isinstance(hp.space[[p.name for p in hp.space].index("units_0")], kt.engine.hyperparameters.Choice)
+
+
+@pytest.mark.parametrize(("kind", "units", "activation", "loss"), [
+    (TaskKind.BINARY, 1, "sigmoid", "binary_crossentropy"),
+    (TaskKind.REGRESSION, 1, "linear", "mean_squared_error"),
+])
+def test_the_task_decides_head_and_loss(kind, units, activation, loss) -> None:
+    mean, variance = np.zeros(8, np.float32), np.ones(8, np.float32)
+    context = BuildContext(input_shape=(8,), task=Task(kind), decay_steps=10, decay_rate=0.5,
+                           feature_mean=mean, feature_variance=variance)
+    values = {"depth": 1, "units_0": 4, "dropout": 0.0, "learning_rate": 0.01}
+    model = MLP().build(FixedSpace(MLP.default_space, values), context)
+    head = model.layers[-1]
+    assert head.units == units and head.activation.__name__ == activation
+    # tabular features are normalised with the training statistics, not rescaled as pixels
+    assert any(isinstance(layer, keras.layers.Normalization) for layer in model.layers)
+    assert not any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers)
+    compile_model(model, 0.01, context)
+    assert model.loss == loss
+
+
+def test_cnn_gives_grey_images_a_channel_axis() -> None:
+    values = {"blocks": 2, "filters": 16, "kernel_size": 3, "units": 32, "dropout": 0.2,
+              "learning_rate": 1e-3}
+    model = CNN().build(FixedSpace(CNN.default_space, values), CONTEXT)
+    convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs == [16, 32] and model.output_shape == (None, 10)
