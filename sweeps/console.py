@@ -104,8 +104,12 @@ class ConsoleReporter(SweepObserver):
         if self._live is not None:
             self._live.start()
         sizes = ", ".join(f"{n} {k}" for k, n in event.data_sizes.items())
+        task = f", {event.task.describe()}" if event.task else ""
         self._print(f"sweep {spec.name}: {spec.tuner.kind.value} ({event.engine}) on "
-                    f"{spec.data.name} [{sizes}] from {event.data_source}")
+                    f"{spec.data.name} [{sizes}{task}] from {event.data_source}")
+        if event.compiled_by == "builder":
+            self._print("the builder compiles its own models: its optimizer, loss and metrics "
+                        "are kept")
         objectives = ", ".join(f"{o.direction.value} {o.metric}" for o in spec.objectives)
         self._print(f"objective: {objectives}; planned trials: {self.planned or 'open-ended'}; "
                     f"max epochs: {spec.training.max_epochs}")
@@ -159,5 +163,7 @@ class ConsoleReporter(SweepObserver):
         self._print(f"best trial {best.number}: {_params(best)}")
         for key, value in event.test_metrics.items():
             self._print(f"{key}: {value:.4f}")
+        if event.test_note:
+            self._print(f"note: {event.test_note}")
         self._print(f"elapsed: {_clock(time.monotonic() - self._start)}")
         self.close()

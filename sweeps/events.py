@@ -55,6 +55,11 @@ class SweepStarted:
     #: Set for a worker joining a sweep another process founded: log under this run,
     #: leave its ending to the founder.
     join_run_id: str | None = None
+    #: The task (sweeps.task.Task) the data and spec resolved to.
+    task: Any = None
+    #: Who compiles the trials' models: ``sweeps`` (the spec's optimizer and schedule) or
+    #: ``builder`` (the builder's own compile step, kept as it is).
+    compiled_by: str = "sweeps"
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class ModelBuilt:
     params: Mapping[str, Any]
     param_count: int
     summary: str
+    compiled_by: str = "sweeps"
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class SweepEnded:
     pareto_trial_ids: Sequence[str] = ()
     #: The best trial's trained Keras model, for tracking to save; None if no trial completed.
     best_model: Any = None
+    #: Why there is no test evaluation (no test set, weights elsewhere), if there is none.
+    test_note: str | None = None
 
 
 class SweepObserver:

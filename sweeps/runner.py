@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from sweeps import process
 from sweeps.backend import load_backend
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
 from sweeps.spec import SweepSpec, TunerKind
@@ -35,16 +36,17 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
     State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
     (continue it, same spec) or ``overwrite`` (start over).
     """
-    session = Session(spec, stream)
-    state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
-    try:
-        return _run(session, state, replaced, work_dir, quiet)
-    except BaseException:
-        if not state.resumed and state.sweep_run_id is None:
-            # Failed before the sweep's run existed: leave no state that would make the
-            # next attempt ask for --resume or --overwrite.
-            shutil.rmtree(state.directory, ignore_errors=True)
-        raise
+    with process.preserved():
+        session = Session(spec, stream)
+        state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
+        try:
+            return _run(session, state, replaced, work_dir, quiet)
+        except BaseException:
+            if not state.resumed and state.sweep_run_id is None:
+                # Failed before the sweep's run existed: leave no state that would make the
+                # next attempt ask for --resume or --overwrite.
+                shutil.rmtree(state.directory, ignore_errors=True)
+            raise
 
 
 def _run(session: Session, state: SweepState, replaced: SweepState | None, work_dir: Path,
@@ -61,7 +63,7 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
         # A fresh start: no study of this name may survive from an earlier sweep.
         for old in {state.study_name, *([replaced.study_name] if replaced else [])}:
             OptunaEngine.discard_study(storage, old)
-    engine = create_engine(spec, session.hypermodel, session.context, session.observer,
+    engine = create_engine(spec, session.builder, session.declared, session.observer,
                            state.directory, resume=state.resumed, storage=storage,
                            study_name=state.study_name)
     with session.guarded():

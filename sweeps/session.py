@@ -3,8 +3,9 @@
 
 Order matters for "nothing half-written": a :class:`Session` loads the dataset and opens the
 tracking store when created, before TensorFlow loads and before the caller writes any state
-or MLflow run; once runs exist, :meth:`Session.guarded` ends them on every exit path (KILLED
-on Ctrl-C or SIGTERM, FAILED on errors).
+or MLflow run; :meth:`Session.start` builds the first model and checks the spec against it,
+still before any run exists; once runs exist, :meth:`Session.guarded` ends them on every exit
+path (KILLED on Ctrl-C or SIGTERM, FAILED on errors).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import gc
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from hypermodels import get_hypermodel
+from sweeps import interrupts
 from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
-from sweeps import interrupts
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
 from sweeps.spec import SweepSpec
 from sweeps.trials import TrialBook, TrialRecord
@@ -33,12 +33,31 @@ __all__ = ["Session", "SweepResult", "resolve_tracking_uri"]
 
 @dataclass(frozen=True)
 class SweepResult:
+    """What a sweep leaves the caller: its trials, the best one, and where MLflow has it."""
+
     tracking_uri: str
     experiment_id: str
     sweep_run_id: str
     best: TrialRecord | None
     test_metrics: dict[str, float]
     trials: list[TrialRecord]
+    #: The best trial's trained model (None if no trial completed, or another worker ended
+    #: the sweep).
+    model: Any = field(default=None, repr=False)
+
+    @property
+    def best_hyperparameters(self) -> dict[str, Any]:
+        return dict(self.best.params) if self.best else {}
+
+    def trials_frame(self) -> Any:
+        """The trials as a pandas DataFrame: one row per trial, hyperparameters as columns."""
+        import pandas as pd
+
+        rows = [{"trial": r.number, "status": r.status.value if r.status else None,
+                 "objective": r.objective, "epochs_run": r.epochs_run,
+                 "param_count": r.param_count, "wall_time_s": r.wall_time_s, **r.params}
+                for r in self.trials]
+        return pd.DataFrame(rows).set_index("trial") if rows else pd.DataFrame()
 
 
 def resolve_tracking_uri(spec: SweepSpec) -> str:
@@ -60,23 +79,32 @@ class Session:
         self.stream = stream
         # Data and store first: their errors come in a second, not after TensorFlow's
         # import, and before any state is written or replaced.
-        self.dataset = load_dataset(spec.data)
+        self.dataset = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
+                                    seed=spec.seed)
         self.tracking_uri = resolve_tracking_uri(spec)
         self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
         self.test_metrics: dict[str, float] = {}
+        self.best_model: Any = None
 
     def start(self, *, quiet: bool) -> None:
-        """Load TensorFlow and build what engines need: hypermodel, context, observers."""
+        """Load TensorFlow, build the first model and check the spec against it, and set up
+        what engines need: builder, declared space, observers."""
         load_backend(quiet=quiet)
+        import optuna
+
+        from sweeps.builders import make_builder
+        from sweeps.declared import declare_space
         from sweeps.engines import build_context
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial INFO lines
         # Trained weights are loaded into freshly compiled models (Hyperband's later rounds,
         # the best model at the end), whose optimizers are new by design; Keras warns about
-        # the optimizer slots it skips.
+        # the optimizer slots it skips. (sweeps.process restores the caller's filters.)
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         spec, data = self.spec, self.dataset
-        self.hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
-        self.context = build_context(spec, data.input_shape, data.num_classes, len(data.x_train))
+        self.context = build_context(spec, data)
+        self.builder, space = make_builder(spec, self.context)
+        self.declared = declare_space(self.builder, spec, data, space)
         self.book = TrialBook(spec.objective)
         self.observer = Broadcast([self.book, self.tracker, ConsoleReporter(self.book, self.stream)])
 
@@ -85,10 +113,8 @@ class Session:
         data = self.dataset
         self.observer.sweep_started(SweepStarted(
             spec=self.spec, engine=engine.name, planned_trials=engine.planned_trials,
-            data_source=data.source,
-            data_sizes={"train": len(data.x_train), "validation": len(data.x_val),
-                        "test": len(data.x_test)},
-            **extra,
+            data_source=data.source, data_sizes=data.sizes, task=data.task,
+            compiled_by=self.declared.compiled_by, **extra,
         ))
 
     @contextlib.contextmanager
@@ -97,7 +123,7 @@ class Session:
         # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
         # trial's build; each full collection walks the hundreds of thousands of objects
         # TensorFlow, Keras and MLflow create at import, about 0.3 s a time. They live as long
-        # as the process, so move them out of the collector's reach.
+        # as the process, so move them out of the collector's reach (sweeps.process undoes it).
         gc.freeze()
         outcome = TrialStatus.FAILED
         with interrupts.handled():
@@ -116,24 +142,28 @@ class Session:
         """Evaluate the best trial's model on the test set (its only use) and end the sweep."""
         best = self.book.best()
         model = None
+        note = None
         if best is not None:
             try:
                 model = engine.load_model(best.trial_id)
             except OSError as exc:
                 if not model_missing_ok:
                     raise
-                print(f"note: no test evaluation: the best trial's weights are not here "
-                      f"({exc}); give all workers one --work-dir on a shared filesystem",
-                      file=sys.stderr)
-        if model is not None:
-            loss, accuracy = model.evaluate(self.dataset.x_test, self.dataset.y_test,
-                                            batch_size=1024, verbose=0)
-            self.test_metrics = {"test_loss": float(loss), "test_accuracy": float(accuracy)}
+                note = (f"no test evaluation: the best trial's weights are not here ({exc}); "
+                        "give all workers one --work-dir on a shared filesystem")
+                print(f"note: {note}", file=sys.stderr)
+        if model is not None and self.dataset.has_test:
+            logs = model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=1024,
+                                  verbose=0, return_dict=True)
+            self.test_metrics = {f"test_{name}": float(value) for name, value in logs.items()}
+        elif model is not None:
+            note = "no test set: set data.test_split to hold one out"
+        self.best_model = model
         self.observer.sweep_ended(SweepEnded(
             best_trial_id=best.trial_id if best else None,
             best_objective=best.objective if best else None,
             test_metrics=self.test_metrics, best_model=model,
-            pareto_trial_ids=engine.pareto_trial_ids(),
+            pareto_trial_ids=engine.pareto_trial_ids(), test_note=note,
         ))
 
     def result(self) -> SweepResult:
@@ -143,4 +173,5 @@ class Session:
             sweep_run_id=self.tracker.parent_run_id, best=self.book.best(),
             test_metrics=self.test_metrics,
             trials=sorted(self.book.records.values(), key=lambda r: r.number),
+            model=self.best_model,
         )

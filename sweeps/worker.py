@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from sweeps import process
 from sweeps.errors import SweepsError
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
@@ -38,13 +39,19 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
+    with process.preserved():
+        return _work(spec, storage, work_dir, stream, quiet)
+
+
+def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO,
+          quiet: bool) -> SweepResult:
     session = Session(spec, stream)
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
 
     # Every worker keeps trial weights under the same --work-dir: on one machine, or on a
     # shared filesystem, the founder can then evaluate the best trial on the test set.
-    engine = OptunaEngine(spec, session.hypermodel, session.context, session.observer,
+    engine = OptunaEngine(spec, session.builder, session.declared, session.observer,
                           work_dir / spec.name / "workers", storage=storage,
                           study_name=sweep_id(spec), worker=True)
     with session.guarded():

@@ -8,7 +8,9 @@ from mlflow.tracking import MlflowClient
 from sweeps.errors import TrackingError
 from sweeps.events import EpochEnded, ModelBuilt, SweepEnded, SweepStarted, TrialEnded, TrialStarted, TrialStatus
 from sweeps.spec import load_spec
-from tracking import KIND_TAG, PARENT_TAG, MlflowTracker
+from tracking import MlflowTracker
+from tracking.tags import KIND as KIND_TAG
+from tracking.tags import PARENT as PARENT_TAG
 
 
 def start(tracker: MlflowTracker) -> None:

@@ -3,6 +3,7 @@
 Importing this package imports MLflow; the CLI imports it only to run a sweep.
 """
 
-from tracking.mlflow_tracker import KIND_TAG, PARENT_TAG, MlflowTracker
+from tracking import tags
+from tracking.mlflow_tracker import MlflowTracker
 
-__all__ = ["MlflowTracker", "KIND_TAG", "PARENT_TAG"]
+__all__ = ["MlflowTracker", "tags"]

@@ -34,13 +34,13 @@ from sweeps.events import (
 )
 from sweeps.trials import TrialRecord
 from tracking import plots
+from tracking import tags as T
+from tracking.queries import trial_row
 
-__all__ = ["MlflowTracker", "PARENT_TAG", "KIND_TAG"]
+__all__ = ["MlflowTracker"]
 
 _log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"  # what the MLflow UI nests runs by
-KIND_TAG = "sweeps.kind"  # "sweep" or "trial"
 _RUN_STATUS = {
     TrialStatus.COMPLETED: "FINISHED",
     TrialStatus.FAILED: "FAILED",
@@ -55,17 +55,15 @@ def _now_ms() -> int:
 
 def _record_of(run: Any, objective: str) -> TrialRecord:
     """A finished trial run, read back for the summary of a resumed or shared sweep."""
-    from tracking.queries import trial_row  # queries imports this module's tag names
-
     row = trial_row(run)
     metrics = row.metrics
     return TrialRecord(
-        trial_id=row.tags["sweeps.trial_id"], number=row.number, params=row.params,
+        trial_id=row.tags[T.TRIAL_ID], number=row.number, params=row.params,
         param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
         status=TrialStatus(row.status), objective=metrics.get(f"best_{objective}"),
         epochs_run=int(metrics.get("epochs_run", 0)),
         wall_time_s=metrics.get("wall_time_s", 0.0),
-        tags={k: v for k, v in row.tags.items() if k.startswith(("hyperband.", "optuna."))},
+        tags={k: v for k, v in row.tags.items() if k.startswith(T.ENGINE_TAG_PREFIXES)},
     )
 
 
@@ -107,7 +105,8 @@ class MlflowTracker(SweepObserver):
         self._trial_numbers: dict[str, int] = {}
         self._open_trials: set[str] = set()
         self._history: dict[str, dict[str, list[tuple[int, float]]]] = {}
-        self._objective = "val_accuracy"
+        self._objective = "val_loss"
+        self._metric = "accuracy"  # the task's metric that learning curves plot beside loss
         self._counts: dict[TrialStatus, int] = defaultdict(int)
         #: On resume: the trials finished before, as read back from MLflow.
         self.previous_records: list[TrialRecord] = []
@@ -116,6 +115,7 @@ class MlflowTracker(SweepObserver):
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
         self._objective = spec.objective.metric
+        self._metric = event.task.primary_metric if event.task else "accuracy"
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
             return
@@ -124,15 +124,17 @@ class MlflowTracker(SweepObserver):
             self.parent_run_id = event.join_run_id  # the founder ends it, not us
             return
         tags = {
-            KIND_TAG: "sweep",
-            "sweeps.sweep": spec.name,
-            "sweeps.engine": event.engine,
-            "sweeps.tuner": spec.tuner.kind.value,
-            "sweeps.dataset": spec.data.name,
-            "sweeps.hypermodel": spec.hypermodel.name,
-            "sweeps.objective": f"{spec.objective.metric} ({spec.objective.direction.value})",
-            "sweeps.data_source": event.data_source,
-            "mlflow.note.content": spec.description,
+            T.KIND: T.KIND_SWEEP,
+            T.SWEEP: spec.name,
+            T.ENGINE: event.engine,
+            T.TUNER: spec.tuner.kind.value,
+            T.DATASET: spec.data.name,
+            T.HYPERMODEL: spec.hypermodel.name,
+            T.OBJECTIVE: f"{spec.objective.metric} ({spec.objective.direction.value})",
+            T.DATA_SOURCE: event.data_source,
+            T.TASK: event.task.kind.value if event.task else "",
+            T.OPTIMIZER: event.compiled_by,
+            T.NOTE: spec.description,
         }
         run = self.client.create_run(
             self.experiment_id,
@@ -143,6 +145,8 @@ class MlflowTracker(SweepObserver):
         self._parent_open = True
         params = {
             "engine": event.engine, "tuner": spec.tuner.kind.value, "dataset": spec.data.name,
+            "task": event.task.kind.value if event.task else None,
+            "metrics": ",".join(event.task.metric_names) if event.task else None,
             "hypermodel": spec.hypermodel.name, "objective": spec.objective.metric,
             "direction": spec.objective.direction.value,
             "planned_trials": event.planned_trials, "max_epochs": spec.training.max_epochs,
@@ -168,21 +172,21 @@ class MlflowTracker(SweepObserver):
         self._parent_open = True
         self.client.update_run(run_id, status="RUNNING")
         for child in self._trial_runs_of(run_id):
-            trial_id = child.data.tags.get("sweeps.trial_id", "")
-            status = child.data.tags.get("sweeps.trial_status")
+            trial_id = child.data.tags.get(T.TRIAL_ID, "")
+            status = child.data.tags.get(T.TRIAL_STATUS)
             if child.info.status == "RUNNING" or trial_id in rerun:
-                tags = [RunTag("sweeps.trial_status", TrialStatus.KILLED.value)]
+                tags = [RunTag(T.TRIAL_STATUS, TrialStatus.KILLED.value)]
                 if child.info.status != "RUNNING":
-                    tags.append(RunTag("sweeps.superseded", "true"))
+                    tags.append(RunTag(T.SUPERSEDED, "true"))
                 self.client.log_batch(child.info.run_id, tags=tags)
                 self.client.set_terminated(child.info.run_id, "KILLED")
             elif status in TrialStatus.__members__ and status != TrialStatus.KILLED.value:
                 self._trial_runs[trial_id] = child.info.run_id
-                self._trial_numbers[trial_id] = int(child.data.tags["sweeps.trial_number"])
+                self._trial_numbers[trial_id] = int(child.data.tags[T.TRIAL_NUMBER])
                 self._counts[TrialStatus(status)] += 1
                 self.previous_records.append(_record_of(child, self._objective))
-        resumes = int(run.data.tags.get("sweeps.resumes", "0")) + 1
-        self.client.set_tag(run_id, "sweeps.resumes", str(resumes))
+        resumes = int(run.data.tags.get(T.RESUMES, "0")) + 1
+        self.client.set_tag(run_id, T.RESUMES, str(resumes))
 
     def _check_sweep_run(self, run_id: str) -> Any:
         try:
@@ -199,7 +203,7 @@ class MlflowTracker(SweepObserver):
 
     def _trial_runs_of(self, run_id: str) -> list[Any]:
         return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'",
+            [self.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run_id}'",
             max_results=50000, order_by=["attributes.start_time ASC"])
 
     def finished_trials(self) -> list[TrialRecord]:
@@ -212,11 +216,11 @@ class MlflowTracker(SweepObserver):
         records = []
         for child in self._trial_runs_of(self.parent_run_id):
             if child.info.status == "RUNNING":
-                self.client.set_tag(child.info.run_id, "sweeps.trial_status",
+                self.client.set_tag(child.info.run_id, T.TRIAL_STATUS,
                                     TrialStatus.KILLED.value)
                 self.client.set_terminated(child.info.run_id, "KILLED")
                 continue
-            if child.data.tags.get("sweeps.trial_status") in ("COMPLETED", "FAILED", "PRUNED"):
+            if child.data.tags.get(T.TRIAL_STATUS) in ("COMPLETED", "FAILED", "PRUNED"):
                 records.append(_record_of(child, self._objective))
                 self._trial_runs[records[-1].trial_id] = child.info.run_id
                 self._trial_numbers[records[-1].trial_id] = records[-1].number
@@ -239,16 +243,18 @@ class MlflowTracker(SweepObserver):
             for key, value in metrics.items() if value is not None])
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
-            self.client.set_tag(run_id, "sweeps.best_trial",
+            self.client.set_tag(run_id, T.BEST_TRIAL,
                                 str(self._trial_numbers[event.best_trial_id]))
-            self.client.set_tag(run_id, "sweeps.best_run_id", best_run)
-            self.client.set_tag(best_run, "sweeps.best", "true")
+            self.client.set_tag(run_id, T.BEST_RUN_ID, best_run)
+            self.client.set_tag(best_run, T.BEST, "true")
         if event.pareto_trial_ids:
             numbers = [self._trial_numbers[t] for t in event.pareto_trial_ids]
-            self.client.set_tag(run_id, "sweeps.pareto_trials",
+            self.client.set_tag(run_id, T.PARETO_TRIALS,
                                 ",".join(str(n) for n in sorted(numbers)))
             for trial_id in event.pareto_trial_ids:
-                self.client.set_tag(self._trial_runs[trial_id], "sweeps.pareto", "true")
+                self.client.set_tag(self._trial_runs[trial_id], T.PARETO, "true")
+        if event.test_note:
+            self.client.set_tag(run_id, T.TEST_NOTE, event.test_note)
         if event.best_model is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "best_model.keras"
@@ -269,15 +275,15 @@ class MlflowTracker(SweepObserver):
     def trial_started(self, event: TrialStarted) -> None:
         assert self.parent_run_id is not None, "trial_started before sweep_started"
         tags = {
-            PARENT_TAG: self.parent_run_id,
-            KIND_TAG: "trial",
-            "sweeps.trial_id": event.trial_id,
-            "sweeps.trial_number": str(event.number),
-            "sweeps.initial_epoch": str(event.initial_epoch),
+            T.PARENT: self.parent_run_id,
+            T.KIND: T.KIND_TRIAL,
+            T.TRIAL_ID: event.trial_id,
+            T.TRIAL_NUMBER: str(event.number),
+            T.INITIAL_EPOCH: str(event.initial_epoch),
             **event.tags,
         }
         if event.continues is not None and event.continues in self._trial_runs:
-            tags["sweeps.continues_run_id"] = self._trial_runs[event.continues]
+            tags[T.CONTINUES_RUN_ID] = self._trial_runs[event.continues]
         run = self.client.create_run(
             self.experiment_id, run_name=f"trial-{event.number:03d}", tags=tags)
         self._trial_runs[event.trial_id] = run.info.run_id
@@ -291,6 +297,7 @@ class MlflowTracker(SweepObserver):
             run_id,
             metrics=[Metric("param_count", float(event.param_count), _now_ms(), 0)],
             params=[Param(name, str(value)) for name, value in event.params.items()],
+            tags=[RunTag(T.OPTIMIZER, event.compiled_by)],
         )
         self.client.log_text(run_id, event.summary, "model_summary.txt")
 
@@ -313,15 +320,15 @@ class MlflowTracker(SweepObserver):
         self.client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()],
-            tags=[RunTag("sweeps.trial_status", event.status.value)]
-            + ([RunTag("sweeps.error", event.error[:5000])] if event.error else []),
+            tags=[RunTag(T.TRIAL_STATUS, event.status.value)]
+            + ([RunTag(T.ERROR, event.error[:5000])] if event.error else []),
         )
         if event.message:
             self.client.log_text(run_id, event.message, "error.txt")
         history = self._history.pop(event.trial_id, {})
         if history:
             title = f"trial {self._trial_numbers[event.trial_id]}"
-            self.client.log_figure(run_id, plots.learning_curves(history, title),
+            self.client.log_figure(run_id, plots.learning_curves(history, title, self._metric),
                                    "learning_curves.png")
         if event.status is TrialStatus.PRUNED:
             # MLflow has no PRUNED status; the name makes pruned trials stand out in lists.
@@ -338,7 +345,7 @@ class MlflowTracker(SweepObserver):
         for trial_id in sorted(self._open_trials):
             run_id = self._trial_runs[trial_id]
             self._safely(run_id, lambda r=run_id: self.client.set_tag(
-                r, "sweeps.trial_status", status.value))
+                r, T.TRIAL_STATUS, status.value))
             self._safely(run_id, lambda r=run_id: self.client.set_terminated(r, run_status))
         self._open_trials.clear()
         if self._parent_open and self.parent_run_id is not None:

@@ -12,11 +12,12 @@ __all__ = ["learning_curves"]
 Series = Sequence[tuple[int, float]]
 
 
-def learning_curves(history: Mapping[str, Series], title: str) -> Figure:
-    """Loss and accuracy per epoch; training solid, validation dashed."""
+def learning_curves(history: Mapping[str, Series], title: str,
+                    metric: str = "accuracy") -> Figure:
+    """Loss and the task's ``metric`` per epoch; training solid, validation dashed."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", metric)):
         for key, style, label in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
             points = history.get(key, ())
             if points:

@@ -18,7 +18,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
-from tracking.mlflow_tracker import KIND_TAG, PARENT_TAG
+from tracking import tags as T
 
 __all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
            "to_optuna_study", "trial_row"]
@@ -56,18 +56,24 @@ class SweepRuns:
 
     @property
     def name(self) -> str:
-        return self.run.data.tags.get("sweeps.sweep", self.run.info.run_name)
+        return self.run.data.tags.get(T.SWEEP, self.run.info.run_name)
 
     @property
     def engine(self) -> str:
-        return self.run.data.tags.get("sweeps.tuner", "?")
+        return self.run.data.tags.get(T.TUNER, "?")
 
     @property
     def objectives(self) -> list[tuple[str, str]]:
-        """``(metric, direction)`` pairs, primary first."""
-        objective = self.spec.get("objective") or {"metric": "val_accuracy", "direction": "max"}
+        """``(metric, direction)`` pairs, primary first (the resolved spec always has them)."""
+        objective = self.spec.get("objective") or {"metric": "val_loss", "direction": "min"}
         items = objective if isinstance(objective, list) else [objective]
         return [(o["metric"], o["direction"]) for o in items]
+
+    @property
+    def task_metric(self) -> str:
+        """The task's metric that reports and plots show beside the loss."""
+        metrics = self.run.data.params.get("metrics", "accuracy")
+        return metrics.split(",")[0] if metrics else "loss"
 
     def ranked(self) -> list[TrialRow]:
         """Completed trials, best first by the primary objective (earlier trial on ties)."""
@@ -83,8 +89,8 @@ def trial_row(run: Run) -> TrialRow:
     tags = run.data.tags
     return TrialRow(
         run_id=run.info.run_id,
-        number=int(tags.get("sweeps.trial_number", 0)),
-        status=tags.get("sweeps.trial_status", run.info.status),
+        number=int(tags.get(T.TRIAL_NUMBER, 0)),
+        status=tags.get(T.TRIAL_STATUS, run.info.status),
         params={k: yaml.safe_load(v) for k, v in run.data.params.items()},
         metrics=dict(run.data.metrics),
         tags=dict(tags),
@@ -100,10 +106,10 @@ def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
     except Exception:  # noqa: BLE001 - a sweep logged without its spec still compares
         spec = {}
     children = client.search_runs(
-        [run.info.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}'",
+        [run.info.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run.info.run_id}'",
         max_results=50000)
     trials = sorted((trial_row(c) for c in children if c.info.status != "RUNNING"
-                     and c.data.tags.get("sweeps.trial_status") != "KILLED"),
+                     and c.data.tags.get(T.TRIAL_STATUS) != "KILLED"),
                     key=lambda t: t.number)
     return SweepRuns(run=run, spec=spec or {}, trials=trials)
 
@@ -120,12 +126,12 @@ def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
         experiments = [found.experiment_id]
     if not experiments:
         raise TrackingError("the MLflow store holds no experiments yet")
-    sweeps_filter = f"tags.`{KIND_TAG}` = 'sweep'"
+    sweeps_filter = f"tags.`{T.KIND}` = '{T.KIND_SWEEP}'"
     runs: list[Run] = []
     for ref in refs:
         if _RUN_ID.fullmatch(ref):
             run = client.get_run(ref)
-            if run.data.tags.get(KIND_TAG) != "sweep":
+            if run.data.tags.get(T.KIND) != T.KIND_SWEEP:
                 raise TrackingError(f"MLflow run {ref} is not a sweep run")
             runs.append(run)
             continue
@@ -142,7 +148,7 @@ def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
         else:
             latest: dict[str, Run] = {}
             for run in everything:
-                latest.setdefault(run.data.tags.get("sweeps.sweep", run.info.run_id), run)
+                latest.setdefault(run.data.tags.get(T.SWEEP, run.info.run_id), run)
             runs = list(latest.values())
     if not runs:
         raise TrackingError("no sweep runs found")

@@ -1,7 +1,9 @@
 """Comparisons and reports of sweeps read back from MLflow: tables, plots, summary.md.
 
 Plots are Optuna's (history, parallel coordinates, hyperparameter importances), drawn on an
-in-memory study of any engine's trials, plus the model-size plots; all headless (Agg).
+in-memory study of any engine's trials, plus the model-size plots. They are saved to files and
+closed, so nothing appears on the caller's screen; the matplotlib backend is the caller's
+(matplotlib itself falls back to Agg where there is no display).
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study  # noqa: E402
+from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
            "summary_markdown", "log_sweep_report"]
@@ -141,7 +141,7 @@ def _pareto(points: Sequence[tuple[float, float]]) -> list[int]:
 
 def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
                     by: str = "size") -> tuple[list[dict[str, Any]], list[Path]]:
-    """Learning curves per model size, accuracy against parameter count, and a table.
+    """Learning curves per model size, the objective against parameter count, and a table.
 
     Trials are grouped by the hyperparameter ``by``; per group the best completed trial
     (Hyperband may run a configuration several times) stands for it.
@@ -155,18 +155,19 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
     ordered = sorted(groups.items(), key=lambda item: item[1].metrics.get("param_count", 0))
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    task_metric = sweep.task_metric
     curves = Figure(figsize=(11, 4.5))
     loss_ax, acc_ax = curves.subplots(1, 2)
     colors = matplotlib.colormaps["tab10"]
     for i, (label, trial) in enumerate(ordered):
-        for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        for ax, key in ((loss_ax, "loss"), (acc_ax, task_metric)):
             for series, style in ((key, "-"), (f"val_{key}", "--")):
                 points = metric_history(client, trial.run_id, series)
                 if points:
                     steps, values = zip(*points)
                     ax.plot(steps, values, style, color=colors(i % 10),
                             label=f"{label} {'val' if series.startswith('val') else 'train'}")
-    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+    for ax, key in ((loss_ax, "loss"), (acc_ax, task_metric)):
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
@@ -195,7 +196,7 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
     rows = [{by: label, "params": int(trial.metrics.get("param_count", 0)),
              "epochs_run": int(trial.metrics.get("epochs_run", 0)),
              f"best_{metric}": trial.metrics[f"best_{metric}"],
-             "test_accuracy": trial.metrics.get("test_accuracy"),
+             f"test_{task_metric}": trial.metrics.get(f"test_{task_metric}"),
              "wall_time_s": round(trial.metrics.get("wall_time_s", 0.0), 1),
              "pareto": i in front}
             for i, (label, trial) in enumerate(ordered)]
@@ -210,8 +211,11 @@ def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
              f"{sum(t.status == 'COMPLETED' for t in sweep.trials)} completed, "
              f"{sum(t.status == 'PRUNED' for t in sweep.trials)} pruned, "
              f"{sum(t.status == 'FAILED' for t in sweep.trials)} failed."]
-    if "test_accuracy" in parent.metrics:
-        lines.append(f"Best trial's test accuracy: {parent.metrics['test_accuracy']:.4f}.")
+    tests = {k: v for k, v in sorted(parent.metrics.items()) if k.startswith("test_")}
+    if tests:
+        lines.append("Best trial on the test set: "
+                     + ", ".join(f"{k.removeprefix('test_')} {v:.4g}" for k, v in tests.items())
+                     + ".")
     lines += ["", f"## Top {top}", "",
               format_table(table_rows([sweep], ("trial", "objective", "epochs_run",
                                                 "param_count", "hyperparameters"), top),

@@ -6,17 +6,21 @@ Engines report through :class:`sweeps.events.SweepObserver` and never touch MLfl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hypermodels import BuildContext, Hypermodel
 from sweeps.engines.base import Engine, build_context, training_callbacks
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec, TunerKind
+
+if TYPE_CHECKING:
+    from sweeps.builders import Builder
+    from sweeps.declared import DeclaredSpace
 
 __all__ = ["Engine", "build_context", "create_engine", "training_callbacks"]
 
 
 def create_engine(
-    spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext, observer: SweepObserver,
+    spec: SweepSpec, builder: Builder, declared: DeclaredSpace, observer: SweepObserver,
     work_dir: Path, *, resume: bool, storage: str, study_name: str,
 ) -> Engine:
     """The engine for ``spec.tuner.kind``, keeping its state under ``work_dir``.
@@ -27,8 +31,8 @@ def create_engine(
     if spec.tuner.kind is TunerKind.OPTUNA:
         from sweeps.engines.optuna import OptunaEngine
 
-        return OptunaEngine(spec, hypermodel, context, observer, work_dir, storage=storage,
+        return OptunaEngine(spec, builder, declared, observer, work_dir, storage=storage,
                             study_name=study_name)
     from sweeps.engines.keras_tuner import KerasTunerEngine
 
-    return KerasTunerEngine(spec, hypermodel, context, observer, work_dir, resume=resume)
+    return KerasTunerEngine(spec, builder, declared, observer, work_dir, resume=resume)

@@ -4,40 +4,40 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hypermodels import BuildContext, Hypermodel
-from sweeps import interrupts
+from hypermodels import BuildContext
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec
 
 if TYPE_CHECKING:
     import keras
 
+    from sweeps.builders import Builder
     from sweeps.data import Dataset
+    from sweeps.declared import DeclaredSpace
 
-__all__ = ["Engine", "build_context", "training_callbacks"]
+__all__ = ["Engine", "build_context", "training_callbacks", "fit_arguments"]
 
 
 class Engine(ABC):
     """Turns a spec into trials, reporting each through ``observer``.
 
-    An engine trains with :func:`training_callbacks` in every trial and reports trial ids
-    that :meth:`load_model` accepts.
+    An engine builds every trial's model with ``builder`` (the spec's narrowed space in
+    ``declared``), trains with :func:`training_callbacks`, reports each trial through a
+    :class:`~sweeps.engines.lifecycle.TrialLifecycle` and reports trial ids that
+    :meth:`load_model` accepts.
     """
 
     #: The name tracking records as the sweep's engine tag.
     name: str
 
-    def __init__(
-        self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
-        observer: SweepObserver, work_dir: Path,
-    ) -> None:
+    def __init__(self, spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
+                 observer: SweepObserver, work_dir: Path) -> None:
         self.spec = spec
-        self.hypermodel = hypermodel
-        self.context = context
+        self.builder = builder
+        self.declared = declared
         self.observer = observer
         self.work_dir = work_dir
 
@@ -66,18 +66,28 @@ class Engine(ABC):
         return []
 
 
-def build_context(spec: SweepSpec, input_shape: tuple[int, ...], num_classes: int,
-                  train_size: int) -> BuildContext:
-    """The hypermodel's build context; resolves the schedule's ``decay_per: epoch``."""
+def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
+    """The hypermodels' build context: the task, the input preprocessing the data calls for
+    (from the training slice only) and the schedule's ``decay_per: epoch`` resolved."""
+    import numpy as np
+
     schedule = spec.training.lr_schedule
     if schedule.decay_per == "epoch":
-        decay_steps = math.ceil(train_size / spec.training.batch_size)
+        decay_steps = math.ceil(len(data.x_train) / spec.training.batch_size)
     else:
         assert schedule.decay_steps is not None  # the loader requires it for "steps"
         decay_steps = schedule.decay_steps
+    pixels = data.x_train.dtype == np.uint8
+    mean = variance = None
+    if not pixels and np.issubdtype(data.x_train.dtype, np.floating):
+        # Per feature for a table; one mean and variance for anything of more axes.
+        axis = 0 if data.x_train.ndim == 2 else None
+        mean = np.asarray(data.x_train.mean(axis=axis, dtype=np.float64), dtype=np.float32)
+        variance = np.asarray(data.x_train.var(axis=axis, dtype=np.float64), dtype=np.float32)
     return BuildContext(
-        input_shape=input_shape, num_classes=num_classes, decay_steps=decay_steps,
-        decay_rate=schedule.decay_rate, staircase=schedule.staircase,
+        input_shape=data.input_shape, task=data.task, decay_steps=decay_steps,
+        decay_rate=schedule.decay_rate, staircase=schedule.staircase, pixels=pixels,
+        feature_mean=mean, feature_variance=variance,
     )
 
 
@@ -89,48 +99,13 @@ def training_callbacks(spec: SweepSpec) -> list[Any]:
     return [
         keras.callbacks.EarlyStopping(
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
-            mode="min" if es.monitor.endswith("loss") else "max",
-            restore_best_weights=es.restore_best_weights,
+            mode=es.mode.value, restore_best_weights=es.restore_best_weights,
         ),
         keras.callbacks.TerminateOnNaN(),
     ]
 
 
-class NonFiniteLoss(Exception):
-    """The training loss became NaN or infinite: the trial fails and the sweep goes on."""
-
-
-def epoch_metrics(model: Any, epoch: int, logs: Mapping[str, Any] | None) -> dict[str, float]:
-    """One epoch's logged metrics plus the learning rate the schedule reached.
-
-    Raises :class:`NonFiniteLoss` once the loss is NaN or infinite (TerminateOnNaN has
-    then stopped training mid-epoch): such a trial is failed, not ranked.
-    """
-    import keras
-
-    interrupts.check()  # an interrupt the signal handler could not deliver ends the trial here
-    metrics = {name: float(value) for name, value in (logs or {}).items()}
-    metrics["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    loss = metrics.get("loss")
-    if loss is not None and not math.isfinite(loss):
-        raise NonFiniteLoss(f"the training loss became {loss} at epoch {epoch}")
-    return metrics
-
-
-def objective_values(spec: SweepSpec, history: Mapping[str, Sequence[float]],
-                     param_count: int) -> list[float]:
-    """Each objective's best value over the epochs (``params``: the parameter count)."""
-    values = []
-    for objective in spec.objectives:
-        if objective.metric == "params":
-            values.append(float(param_count))
-            continue
-        series = history.get(objective.metric) or [math.nan]
-        values.append(float(max(series) if objective.direction.value == "max" else min(series)))
-    return values
-
-
-def model_summary(model: Any) -> str:
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
-    return "\n".join(lines)
+def fit_arguments(spec: SweepSpec, data: Dataset) -> dict[str, Any]:
+    """What every engine hands ``fit`` besides callbacks."""
+    return dict(x=data.x_train, y=data.y_train, validation_data=(data.x_val, data.y_val),
+                epochs=spec.training.max_epochs, batch_size=spec.training.batch_size, verbose=0)

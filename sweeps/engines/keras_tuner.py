@@ -9,107 +9,59 @@ into :mod:`sweeps.events`.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner as kt
-
 from keras_tuner.src import config as kt_config
 
-from hypermodels import BuildContext, Hypermodel
-from hypermodels.space import (
-    ChoiceParam,
-    FixedParam,
-    FloatParam,
-    IntParam,
-    Param,
-    Space,
-    discrete_values,
-)
-from sweeps.engines.base import (
-    Engine,
-    NonFiniteLoss,
-    epoch_metrics,
-    model_summary,
-    training_callbacks,
-)
+from hypermodels.space import FloatParam, Param, discrete_values
+from sweeps.engines.base import Engine, fit_arguments, training_callbacks
 from sweeps.engines.keras_tuner_state import recover, snapshot
+from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.errors import SweepsError
-from sweeps.events import (
-    EpochEnded,
-    ModelBuilt,
-    SweepObserver,
-    TrialEnded,
-    TrialStarted,
-    TrialStatus,
-)
+from sweeps.events import SweepObserver, TrialStatus
 from sweeps.spec import SweepSpec, TunerKind
 
 if TYPE_CHECKING:
+    from sweeps.builders import Builder
     from sweeps.data import Dataset
+    from sweeps.declared import DeclaredSpace
 
-__all__ = ["KerasTunerEngine", "KerasTunerSpace"]
+__all__ = ["KerasTunerEngine"]
 
 _HYPERBAND_KEYS = ("tuner/bracket", "tuner/round", "tuner/epochs", "tuner/initial_epoch")
 
 
-class KerasTunerSpace(Space):
-    """Answers a hypermodel through keras-tuner's ``HyperParameters``."""
-
-    def __init__(self, hp: kt.HyperParameters, params: Mapping[str, Param]) -> None:
-        super().__init__(params)
-        self.hp = hp
-
-    def _suggest(self, name: str, param: Param) -> Any:
-        if isinstance(param, IntParam):
-            return self.hp.Int(name, param.min, param.max, step=param.step)
-        if isinstance(param, FloatParam):
-            return self.hp.Float(name, param.min, param.max, step=param.step,
-                                 sampling="log" if param.log else "linear")
-        if isinstance(param, ChoiceParam):
-            return self.hp.Choice(name, list(param.values))
-        assert isinstance(param, FixedParam)
-        return self.hp.Fixed(name, param.value)
-
-    def conditional(self, parent: str, values: Sequence[Any]) -> Any:
-        return self.hp.conditional_scope(parent, list(values))
-
-
 class _HyperModel(kt.HyperModel):
-    """Our hypermodel in keras-tuner's terms: ``build(hp)`` over the spec's space."""
+    """The spec's builder in keras-tuner's terms: its ``build(hp)`` and ``fit``."""
 
-    def __init__(self, hypermodel: Hypermodel, params: Mapping[str, Param],
-                 context: BuildContext) -> None:
-        super().__init__(name=hypermodel.name)
-        self._hypermodel = hypermodel
-        self._params = params
-        self._context = context
+    def __init__(self, builder: Builder) -> None:
+        super().__init__(name=builder.name.replace(":", "."))
+        self._builder = builder
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self._hypermodel.build(KerasTunerSpace(hp, self._params), self._context)
+        return self._builder.build(hp)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        return self._builder.fit(hp, model, *args, **kwargs)
 
 
 class _ReportingTuner:
-    """Mixin for a keras-tuner ``Tuner``: reports each trial to a :class:`SweepObserver`."""
+    """Mixin for a keras-tuner ``Tuner``: reports each trial through a TrialLifecycle."""
 
-    def __init__(self, *args: Any, observer: SweepObserver, base_seed: int, **kwargs: Any):
+    def __init__(self, *args: Any, spec: SweepSpec, observer: SweepObserver,
+                 builder: Builder, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self._spec = spec
         self._observer = observer
-        self._base_seed = base_seed
-        self._started: dict[str, float] = {}
-        self._epochs: dict[str, int] = {}
+        self._builder = builder
+        self._trials: dict[str, TrialLifecycle] = {}
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
-        number = int(trial.trial_id) + 1  # keras-tuner ids are zero-padded counters
-        # Seed each trial from the sweep seed and its number: reproducible weights and
-        # shuffling, and independent of which trials ran before in this process.
-        keras.utils.set_random_seed(self._base_seed + number)
-        self._started[trial.trial_id] = time.monotonic()
-        self._epochs[trial.trial_id] = 0
         values = trial.hyperparameters.values
         tags = {f"hyperband.{key.split('/')[1]}": str(values[key])
                 for key in _HYPERBAND_KEYS if key in values}
@@ -117,31 +69,28 @@ class _ReportingTuner:
         if tags:
             # Trial numbers, like the run names (trial-004), not keras-tuner's 0-based ids.
             tags["hyperband.continues_trial"] = str(int(continues) + 1) if continues else ""
-        self._observer.trial_started(TrialStarted(
-            trial_id=trial.trial_id, number=number, tags=tags, continues=continues,
-            initial_epoch=int(values.get("tuner/initial_epoch", 0)),
-        ))
+        self._trials[trial.trial_id] = TrialLifecycle(
+            self._spec, self._observer, trial.trial_id,
+            number=int(trial.trial_id) + 1,  # keras-tuner ids are zero-padded counters
+            tags=tags, continues=continues,
+            initial_epoch=int(values.get("tuner/initial_epoch", 0)))
 
     def on_epoch_begin(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None):
         super().on_epoch_begin(trial, model, epoch, logs)
-        if self._epochs[trial.trial_id] == 0:
+        lifecycle = self._trials[trial.trial_id]
+        if lifecycle.epochs == 0 and not lifecycle.param_count:
             # Conditional hyperparameters exist only once the model is built.
             params = {name: value for name, value in trial.hyperparameters.values.items()
                       if not name.startswith("tuner/")}
-            self._observer.model_built(ModelBuilt(
-                trial_id=trial.trial_id, params=params, param_count=model.count_params(),
-                summary=model_summary(model),
-            ))
+            lifecycle.model_built(model, params, self._builder.compiled_by)
 
     def on_epoch_end(self, trial: Any, model: keras.Model, epoch: int, logs: Any = None):
         super().on_epoch_end(trial, model, epoch, logs)
-        self._epochs[trial.trial_id] += 1
         try:
-            metrics = epoch_metrics(model, epoch, logs)
+            self._trials[trial.trial_id].epoch_ended(model, epoch, logs)
         except NonFiniteLoss as exc:
             # keras-tuner's way to fail a trial without retrying it.
             raise kt.errors.FailedTrialError(str(exc)) from None
-        self._observer.epoch_ended(EpochEnded(trial.trial_id, epoch, metrics))
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         # Tracking hears first, keras-tuner persists second: a kill in between leaves the
@@ -152,21 +101,15 @@ class _ReportingTuner:
                  if trial.metrics.exists(objective) else None)  # what the oracle will score
         completed = (trial.status == kt.engine.trial.TrialStatus.COMPLETED
                      and score is not None and not math.isnan(score))
-        self._observer.trial_ended(TrialEnded(
-            trial_id=trial.trial_id,
-            status=TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
-            objective=score if completed else None,
-            epochs_run=self._epochs.get(trial.trial_id, 0),
-            wall_time_s=time.monotonic() - self._started[trial.trial_id],
-            message=None if completed else (trial.message or "the objective is NaN").strip(),
-        ))
+        lifecycle = self._trials.pop(trial.trial_id, None)
+        if lifecycle is not None:
+            lifecycle.ended(
+                TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
+                objective=score if completed else None,
+                message=None if completed else (trial.message or "the objective is NaN").strip())
         super().on_trial_end(trial)
         snapshot(Path(self.project_dir), trial.trial_id)
 
-
-# keras-tuner prints every failed trial's traceback while DEBUG is on (its default); the
-# traceback reaches the trial's MLflow run as error.txt instead.
-kt_config.DEBUG = False
 
 _PROJECT = "keras_tuner"  # the project folder keras-tuner keeps under the sweep's state
 _TUNERS = {
@@ -180,9 +123,13 @@ _TUNERS = {
 class KerasTunerEngine(Engine):
     name = "keras_tuner"
 
-    def __init__(self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
+    def __init__(self, spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
                  observer: SweepObserver, work_dir: Path, *, resume: bool = False) -> None:
-        super().__init__(spec, hypermodel, context, observer, work_dir)
+        super().__init__(spec, builder, declared, observer, work_dir)
+        # keras-tuner prints every failed trial's traceback while DEBUG is on (its default);
+        # the traceback reaches the trial's MLflow run as error.txt instead. (Process-wide:
+        # sweeps.process restores it when the sweep ends.)
+        kt_config.DEBUG = False
         kind = spec.tuner.kind
         options = spec.tuner.options
         kwargs: dict[str, Any] = {}
@@ -198,14 +145,18 @@ class KerasTunerEngine(Engine):
         project = work_dir / _PROJECT
         self.recovery_note = recover(project) if resume else None
         self.tuner = tuner_cls(
-            hypermodel=_HyperModel(hypermodel, spec.search_space, context),
+            hypermodel=_HyperModel(builder),
             objective=kt.Objective(spec.objective.metric, direction=spec.objective.direction.value),
+            # The spec's narrowing of a builder's own space: keras-tuner's way to tailor one.
+            hyperparameters=declared.kt_hyperparameters,
+            tune_new_entries=True,
             seed=spec.seed,
             directory=str(work_dir),
             project_name=_PROJECT,
             overwrite=not resume,
+            spec=spec,
             observer=observer,
-            base_seed=spec.seed,
+            builder=builder,
             **kwargs,
         )
         if kind is TunerKind.HYPERBAND and spec.tuner.max_trials:
@@ -217,7 +168,7 @@ class KerasTunerEngine(Engine):
     def planned_trials(self) -> int | None:
         oracle = self.tuner.oracle
         if self.spec.tuner.kind is TunerKind.GRID and not oracle.max_trials:
-            return _grid_size(self.spec.search_space)
+            return _grid_size(self.declared.searched)
         if self.spec.tuner.kind is not TunerKind.HYPERBAND:
             return oracle.max_trials
         # The size of Hyperband's plan, from the oracle's own bracket arithmetic.
@@ -231,14 +182,8 @@ class KerasTunerEngine(Engine):
 
     def search(self, data: Dataset) -> None:
         try:
-            self.tuner.search(
-                data.x_train, data.y_train,
-                validation_data=(data.x_val, data.y_val),
-                epochs=self.spec.training.max_epochs,
-                batch_size=self.spec.training.batch_size,
-                callbacks=training_callbacks(self.spec),
-                verbose=0,
-            )
+            self.tuner.search(callbacks=training_callbacks(self.spec),
+                              **fit_arguments(self.spec, data))
         except RuntimeError as exc:
             if "consecutive failures" in str(exc):
                 raise SweepsError(f"the search stopped: {exc}".strip()) from None

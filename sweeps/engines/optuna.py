@@ -1,6 +1,7 @@
 """Optuna: its samplers and pruners over the same hypermodel and search space.
 
-The hypermodel is driven through :class:`OptunaSpace` (``trial.suggest_*``), trained with
+The builder is handed an :class:`~sweeps.engines.optuna_hp.OptunaHyperParameters`
+(keras-tuner's ``hp`` API answered by ``trial.suggest_*``), trained with
 the same callbacks as the keras-tuner engines plus optuna-integration's
 ``KerasPruningCallback``, and reported through the same events, so MLflow cannot tell the
 engines apart except by the engine tag.
@@ -11,8 +12,6 @@ the same hyperparameters), as keras-tuner does with its interrupted trial.
 
 from __future__ import annotations
 
-import math
-import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,24 +22,9 @@ import optuna
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
-from hypermodels import BuildContext, Hypermodel
-from hypermodels.space import (
-    ChoiceParam,
-    FixedParam,
-    FixedSpace,
-    FloatParam,
-    IntParam,
-    Param,
-    Space,
-)
-from sweeps.engines.base import (
-    Engine,
-    NonFiniteLoss,
-    epoch_metrics,
-    model_summary,
-    objective_values,
-    training_callbacks,
-)
+from sweeps.engines.base import Engine, fit_arguments, training_callbacks
+from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
+from sweeps.engines.optuna_hp import OptunaHyperParameters
 from sweeps.engines.optuna_study import (
     INTERRUPTED,
     RETRY_OF,
@@ -49,54 +33,24 @@ from sweeps.engines.optuna_study import (
     make_sampler,
     open_storage,
 )
-from sweeps.events import (
-    EpochEnded,
-    ModelBuilt,
-    SweepObserver,
-    TrialEnded,
-    TrialStarted,
-    TrialStatus,
-)
+from sweeps.events import SweepObserver, TrialStatus
 from sweeps.spec import Direction, SweepSpec
 
 if TYPE_CHECKING:
+    from sweeps.builders import Builder
     from sweeps.data import Dataset
+    from sweeps.declared import DeclaredSpace
 
-__all__ = ["OptunaEngine", "OptunaSpace"]
-
-class OptunaSpace(Space):
-    """Answers a hypermodel through an Optuna ``Trial`` (define-by-run: no conditional scopes
-    are needed, a layer not built is a parameter never suggested)."""
-
-    def __init__(self, trial: optuna.Trial, params: Mapping[str, Param]) -> None:
-        super().__init__(params)
-        self.trial = trial
-        #: Every value handed out, fixed ones included: the trial's hyperparameters.
-        self.values: dict[str, Any] = {}
-
-    def _suggest(self, name: str, param: Param) -> Any:
-        if isinstance(param, IntParam):
-            value: Any = self.trial.suggest_int(name, param.min, param.max, step=param.step)
-        elif isinstance(param, FloatParam):
-            value = self.trial.suggest_float(name, param.min, param.max, step=param.step,
-                                             log=param.log)
-        elif isinstance(param, ChoiceParam):
-            value = self.trial.suggest_categorical(name, list(param.values))
-        else:
-            assert isinstance(param, FixedParam)
-            value = param.value
-        self.values[name] = value
-        return value
+__all__ = ["OptunaEngine"]
 
 
 class OptunaEngine(Engine):
     name = "optuna"
 
-    def __init__(self, spec: SweepSpec, hypermodel: Hypermodel, context: BuildContext,
+    def __init__(self, spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
                  observer: SweepObserver, work_dir: Path, *, storage: str,
                  study_name: str, worker: bool = False) -> None:
-        super().__init__(spec, hypermodel, context, observer, work_dir)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        super().__init__(spec, builder, declared, observer, work_dir)
         options = spec.tuner.options
         self.multi = len(spec.objectives) > 1
         sampler = options["sampler"]
@@ -231,58 +185,34 @@ class OptunaEngine(Engine):
 
     def _objective(self, trial: optuna.Trial, data: Dataset) -> Any:
         spec = self.spec
-        number = trial.number + 1
         trial_id = str(trial.number)
-        keras.utils.set_random_seed(spec.seed + number)
-        self.observer.trial_started(TrialStarted(trial_id=trial_id, number=number, tags={
+        lifecycle = TrialLifecycle(spec, self.observer, trial_id, number=trial.number + 1, tags={
             "optuna.trial_number": str(trial.number),
             **({"optuna.retry_of": str(trial.user_attrs[RETRY_OF] + 1)}
                if RETRY_OF in trial.user_attrs else {}),
-        }))
-        start = time.monotonic()
-        reporter = _EpochReporter(self.observer, trial_id)
-        history: dict[str, list[float]] = {}
-        param_count = 0
-
-        def ended(status: TrialStatus, message: str | None = None) -> None:
-            values = objective_values(spec, history, param_count) if history else []
-            finite = bool(values) and all(math.isfinite(v) for v in values)
-            self.observer.trial_ended(TrialEnded(
-                trial_id=trial_id, status=status,
-                objective=values[0] if finite and status is not TrialStatus.FAILED else None,
-                epochs_run=reporter.epochs, wall_time_s=time.monotonic() - start,
-                values=dict(zip((o.metric for o in spec.objectives), values)) if finite else {},
-                message=message,
-            ))
-
+        })
         try:
             keras.backend.clear_session()  # what keras-tuner does before every build
-            space = OptunaSpace(trial, spec.search_space)
-            model = self.hypermodel.build(space, self.context)
-            param_count = model.count_params()
-            self.observer.model_built(ModelBuilt(trial_id, dict(space.values), param_count,
-                                                 model_summary(model)))
-            callbacks = [reporter, *training_callbacks(spec), self._checkpoint(trial_id)]
+            hp = OptunaHyperParameters(trial, self.declared.narrowed)
+            model = self.builder.build(hp)
+            lifecycle.model_built(model, hp.values, self.builder.compiled_by)
+            callbacks = [_EpochReporter(lifecycle), *training_callbacks(spec),
+                         self._checkpoint(trial_id)]
             if self.pruning:
                 callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
-            model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                      epochs=spec.training.max_epochs, batch_size=spec.training.batch_size,
-                      callbacks=callbacks, verbose=0)
-            history = reporter.history
+            self.builder.fit(hp, model, callbacks=callbacks, **fit_arguments(spec, data))
         except optuna.TrialPruned:
-            history = reporter.history
-            ended(TrialStatus.PRUNED)
+            lifecycle.ended(TrialStatus.PRUNED)
             raise
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED, True)
             raise
         except Exception as exc:
-            history = reporter.history
-            ended(TrialStatus.FAILED, traceback.format_exc() if not isinstance(
-                exc, NonFiniteLoss) else f"NonFiniteLoss: {exc}")
+            lifecycle.ended(TrialStatus.FAILED, message=f"NonFiniteLoss: {exc}" if isinstance(
+                exc, NonFiniteLoss) else traceback.format_exc())
             raise
-        values = objective_values(spec, history, param_count)
-        ended(TrialStatus.COMPLETED)
+        values = lifecycle.objective_values()
+        lifecycle.ended(TrialStatus.COMPLETED)
         return tuple(values) if self.multi else values[0]
 
     def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
@@ -297,8 +227,10 @@ class OptunaEngine(Engine):
     # -- results -------------------------------------------------------------------------
     def load_model(self, trial_id: str) -> keras.Model:
         frozen = self.study.trials[int(trial_id)]
-        model = self.hypermodel.build(
-            FixedSpace(self.spec.search_space, frozen.params), self.context)
+        keras.backend.clear_session()
+        hp = OptunaHyperParameters(optuna.trial.FixedTrial(frozen.params, frozen.number),
+                                   self.declared.narrowed)
+        model = self.builder.build(hp)
         model.load_weights(self.models_dir / f"trial_{trial_id}.weights.h5")
         return model
 
@@ -313,18 +245,12 @@ class _Surplus(Exception):
 
 
 class _EpochReporter(keras.callbacks.Callback):
-    """Reports each epoch to the observer; placed first so a pruned epoch is still logged."""
+    """Reports each epoch through the trial's lifecycle; placed first so a pruned epoch is
+    still logged."""
 
-    def __init__(self, observer: SweepObserver, trial_id: str) -> None:
+    def __init__(self, lifecycle: TrialLifecycle) -> None:
         super().__init__()
-        self.observer = observer
-        self.trial_id = trial_id
-        self.epochs = 0
-        self.history: dict[str, list[float]] = {}
+        self.lifecycle = lifecycle
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self.epochs += 1
-        metrics = epoch_metrics(self.model, epoch, logs)
-        for key, value in metrics.items():
-            self.history.setdefault(key, []).append(value)
-        self.observer.epoch_ended(EpochEnded(self.trial_id, epoch, metrics))
+        self.lifecycle.epoch_ended(self.model, epoch, logs)

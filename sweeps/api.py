@@ -1,0 +1,124 @@
+"""The Python API: the same sweeps as the CLI, from a script or a notebook.
+
+    import sweeps
+
+    result = sweeps.run("mnist_mlp", tuner="random", max_trials=5)      # a spec, as the CLI
+    result = sweeps.tune(build_model, data=(x, y), tuner="optuna")      # no YAML at all
+    result.best_hyperparameters, result.model, result.trials_frame()
+
+Both return a :class:`~sweeps.session.SweepResult`. A sweep run this way leaves the caller's
+process as it found it (warning filters, signal handlers, log levels, random generators).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from sweeps.spec import SweepSpec, load_spec, parse_spec_dict
+
+if TYPE_CHECKING:
+    from sweeps.session import SweepResult
+
+__all__ = ["run", "tune", "OVERRIDES"]
+
+#: Keyword arguments of :func:`run`, as the CLI's flags: each sets one spec key.
+OVERRIDES = {
+    "tuner": "tuner.kind",
+    "max_trials": "tuner.max_trials",
+    "max_epochs": "training.max_epochs",
+    "seed": "seed",
+    "data_dir": "data.dir",
+    "tracking_uri": "tracking.uri",
+    "experiment": "tracking.experiment",
+    "storage": "tuner.optuna.storage",
+}
+
+
+def run(spec: str | Path | Mapping[str, Any] | SweepSpec, *, work_dir: str | Path = ".sweeps",
+        resume: bool = False, overwrite: bool = False, settings: Sequence[str] = (),
+        stream: TextIO | None = None, quiet: bool = True, **overrides: Any) -> SweepResult:
+    """Run a sweep: a bundled spec's name, a YAML path, a spec mapping, or a loaded spec.
+
+    ``overrides`` are the CLI's flags as keyword arguments (``tuner="optuna"``,
+    ``max_trials=5``, ``max_epochs``, ``seed``, ``data_dir``, ``tracking_uri``,
+    ``experiment``, ``storage``); ``settings`` takes ``--set``'s ``key=value`` strings.
+    """
+    from sweeps.runner import run_sweep
+
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise TypeError(f"sweeps.run() got unexpected keyword argument(s) {unknown}; "
+                        f"known: {', '.join(OVERRIDES)}")
+    texts = [f"{OVERRIDES[key]}={_yaml(value)}" for key, value in overrides.items()
+             if value is not None] + list(settings)
+    if isinstance(spec, SweepSpec):
+        if texts:
+            raise TypeError("overrides need a spec name, path or mapping, not a loaded SweepSpec")
+        loaded = spec
+    elif isinstance(spec, Mapping):
+        loaded = parse_spec_dict(spec, "<dict>", texts)
+    else:
+        loaded = load_spec(str(spec), texts)
+    return run_sweep(loaded, work_dir=Path(work_dir), stream=stream or sys.stdout, quiet=quiet,
+                     resume=resume, overwrite=overwrite)
+
+
+def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "hyperband",
+         max_trials: int | None = None, max_epochs: int | None = None,
+         objective: str | Mapping[str, Any] | Sequence[Any] | None = None,
+         experiment: str | None = None, tracking_uri: str | None = None,
+         name: str | None = None, search_space: Mapping[str, Any] | None = None,
+         metrics: Sequence[str] = (), seed: int = 42, batch_size: int | None = None,
+         early_stopping: Mapping[str, Any] | None = None, validation_split: float = 0.1,
+         test_split: float | None = None, work_dir: str | Path = ".sweeps",
+         resume: bool = False, overwrite: bool = False, stream: TextIO | None = None,
+         quiet: bool = True) -> SweepResult:
+    """Tune ``build_model`` on ``data`` without a spec file.
+
+    ``build_model``: a KerasTuner-style ``build_model(hp)`` function, a
+    ``keras_tuner.HyperModel`` or a sweeps ``Hypermodel``. ``data``: ``(x, y)`` (validation
+    and, with ``test_split``, test held out), what ``keras.datasets.*.load_data()`` returns,
+    a mapping with ``train``/``validation``/``test`` pairs, or a loader function returning
+    one of these. ``objective``: a metric name (direction from its name), a mapping with
+    ``metric`` and ``direction``, or a list of those; default ``val_loss``.
+
+    Re-running the same call refuses (the sweep has state) unless ``resume`` or
+    ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
+    """
+    if callable(data) and not isinstance(data, (tuple, list, Mapping)):
+        data = data()
+    name = name or getattr(build_model, "__name__", type(build_model).__name__)
+    raw: dict[str, Any] = {
+        "name": name,
+        "data": {"validation_split": validation_split, "test_split": test_split},
+        "task": task,
+        "metrics": list(metrics),
+        "search_space": dict(search_space or {}),
+        "tuner": {"kind": tuner, "max_trials": max_trials},
+        "seed": seed,
+        "tracking": {"experiment": experiment or name, "uri": tracking_uri},
+    }
+    if objective is not None:
+        raw["objective"] = {"metric": objective} if isinstance(objective, str) else objective
+    training: dict[str, Any] = {}
+    if max_epochs is not None:
+        training["max_epochs"] = max_epochs
+    if batch_size is not None:
+        training["batch_size"] = batch_size
+    if early_stopping is not None:
+        training["early_stopping"] = dict(early_stopping)
+    raw["training"] = training
+    spec = parse_spec_dict(raw, f"sweeps.tune({name})", default_name=name,
+                           objects={"hypermodel": build_model, "data": data})
+    return run(spec, work_dir=work_dir, resume=resume, overwrite=overwrite, stream=stream,
+               quiet=quiet)
+
+
+def _yaml(value: Any) -> str:
+    """A keyword argument as the YAML text ``--set`` takes."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)

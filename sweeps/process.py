@@ -1,0 +1,87 @@
+"""Leaving the caller's process as sweeps found it.
+
+A sweep run from Python (a notebook, a script) changes process-wide settings on its way:
+warning filters, Optuna's log level, keras-tuner's debug switch, the global random
+generators that trials are seeded through, objects frozen out of the garbage collector.
+:func:`preserved` puts each back when the sweep ends, however it ends. Signal handlers are
+restored by :mod:`sweeps.interrupts`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import random
+import sys
+import warnings
+from collections.abc import Iterator
+
+#: Environment settings a sweep runs under (MLflow reads them at the call): no progress bars
+#: for the few artifacts a sweep reads back. Restored afterwards.
+_SWEEP_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+
+__all__ = ["preserved"]
+
+
+@contextlib.contextmanager
+def preserved() -> Iterator[None]:
+    python_random = random.getstate()
+    numpy_random = _numpy_state()
+    optuna_level = _optuna_verbosity()
+    kt_debug = _kt_debug()
+    saved_env = {key: os.environ.get(key) for key in _SWEEP_ENV}
+    for key, value in _SWEEP_ENV.items():
+        os.environ.setdefault(key, value)
+    with warnings.catch_warnings():
+        try:
+            yield
+        finally:
+            for key, old in saved_env.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+            # gc.freeze() moved start-up objects out of the collector's reach for the sweep
+            # (sweeps.session); the caller's later objects should be collected as usual.
+            gc.unfreeze()
+            random.setstate(python_random)
+            if numpy_random is not None:
+                import numpy as np
+
+                np.random.set_state(numpy_random)
+            if "optuna" in sys.modules:
+                import optuna
+
+                optuna.logging.set_verbosity(
+                    optuna.logging.INFO if optuna_level is None else optuna_level)
+            if "keras_tuner" in sys.modules:
+                from keras_tuner.src import config as kt_config
+
+                kt_config.DEBUG = True if kt_debug is None else kt_debug
+
+
+def _numpy_state() -> tuple | None:
+    if "numpy" not in sys.modules:
+        return None
+    import numpy as np
+
+    return np.random.get_state()
+
+
+# Unimported libraries are left unimported (a bad spec or missing data must fail before
+# TensorFlow loads); None stands for "the library's default", restored if it loads meanwhile.
+def _optuna_verbosity() -> int | None:
+    if "optuna" not in sys.modules:
+        return None
+    import optuna
+
+    return optuna.logging.get_verbosity()
+
+
+def _kt_debug() -> bool | None:
+    if "keras_tuner" not in sys.modules:
+        return None
+    from keras_tuner.src import config as kt_config
+
+    return kt_config.DEBUG

@@ -1,0 +1,46 @@
+"""Every MLflow tag name sweeps writes or reads, in one leaf module.
+
+The tracker (writer) and the queries, reports and ``compare`` (readers) import these names
+from here, as MLflow keeps its own in ``mlflow/utils/mlflow_tags.py``: no string literal twice,
+no import circle between writer and reader.
+"""
+
+from __future__ import annotations
+
+# MLflow's own
+PARENT = "mlflow.parentRunId"  # what the MLflow UI nests runs by
+NOTE = "mlflow.note.content"
+
+# Both kinds of run
+KIND = "sweeps.kind"  # KIND_SWEEP or KIND_TRIAL
+KIND_SWEEP = "sweep"
+KIND_TRIAL = "trial"
+OPTIMIZER = "sweeps.optimizer"  # "sweeps" (the spec's Adam + schedule) or "builder"
+
+# The sweep run
+SWEEP = "sweeps.sweep"
+ENGINE = "sweeps.engine"
+TUNER = "sweeps.tuner"
+DATASET = "sweeps.dataset"
+DATA_SOURCE = "sweeps.data_source"
+HYPERMODEL = "sweeps.hypermodel"
+OBJECTIVE = "sweeps.objective"
+TASK = "sweeps.task"
+RESUMES = "sweeps.resumes"
+BEST_TRIAL = "sweeps.best_trial"
+BEST_RUN_ID = "sweeps.best_run_id"
+PARETO_TRIALS = "sweeps.pareto_trials"
+TEST_NOTE = "sweeps.test_note"
+
+# Trial runs
+TRIAL_ID = "sweeps.trial_id"
+TRIAL_NUMBER = "sweeps.trial_number"
+TRIAL_STATUS = "sweeps.trial_status"
+INITIAL_EPOCH = "sweeps.initial_epoch"
+ERROR = "sweeps.error"
+CONTINUES_RUN_ID = "sweeps.continues_run_id"
+SUPERSEDED = "sweeps.superseded"
+BEST = "sweeps.best"
+PARETO = "sweeps.pareto"
+#: Engine-specific tags (hyperband.bracket, optuna.trial_number) start with these.
+ENGINE_TAG_PREFIXES = ("hyperband.", "optuna.")
