@@ -34,7 +34,7 @@ def main() -> None:
     load_backend()  # TensorFlow's import and start-up are paid by neither side
     import keras
 
-    from hypermodels import FixedSpace, get_hypermodel
+    from hypermodels import FixedSpace, compile_model, get_hypermodel
     from sweeps.data import load_dataset
     from sweeps.engines import build_context
     from sweeps.spec import load_spec
@@ -53,13 +53,15 @@ def main() -> None:
         sweep_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    data = load_dataset(spec.data)
-    context = build_context(spec, data.input_shape, data.num_classes, len(data.x_train))
+    data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
+    context = build_context(spec, data)
     hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
     models = {}
     for trial in result.trials:
         keras.utils.set_random_seed(spec.seed + trial.number)
-        model = hypermodel.build(FixedSpace(spec.search_space, trial.params), context)
+        space = FixedSpace(spec.search_space, trial.params)
+        model = hypermodel.build(space, context)
+        compile_model(model, space.value("learning_rate"), context)
         model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                   batch_size=spec.training.batch_size, epochs=trial.epochs_run, verbose=0)
         models[trial.trial_id] = model

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import random
 import sys
@@ -30,6 +31,11 @@ def preserved() -> Iterator[None]:
     numpy_random = _numpy_state()
     optuna_level = _optuna_verbosity()
     kt_debug = _kt_debug()
+    # TensorFlow warns "triggered tf.function retracing" when trial after trial builds a new
+    # model: expected in a sweep, so only its errors are shown meanwhile.
+    tf_logger = logging.getLogger("tensorflow")
+    tf_level = tf_logger.level
+    tf_logger.setLevel(max(tf_level, logging.ERROR))
     saved_env = {key: os.environ.get(key) for key in _SWEEP_ENV}
     for key, value in _SWEEP_ENV.items():
         os.environ.setdefault(key, value)
@@ -37,6 +43,7 @@ def preserved() -> Iterator[None]:
         try:
             yield
         finally:
+            tf_logger.setLevel(tf_level)
             for key, old in saved_env.items():
                 if old is None:
                     os.environ.pop(key, None)

@@ -29,7 +29,7 @@ def default_storage(tracking_uri: str, work_dir: Path) -> str:
     return f"sqlite:///{work_dir.resolve() / 'optuna.db'}"
 
 
-def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
+def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
               quiet: bool = True, resume: bool = False, overwrite: bool = False) -> SweepResult:
     """Run ``spec``'s sweep; trial events go to MLflow and to ``stream``.
 

@@ -71,12 +71,12 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
 
 
 class Session:
-    def __init__(self, spec: SweepSpec, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, spec: SweepSpec, stream: TextIO | None = None) -> None:
         from sweeps.data import load_dataset
         from tracking import MlflowTracker
 
         self.spec = spec
-        self.stream = stream
+        self.stream = stream or sys.stdout  # looked up now: the caller may have replaced it
         # Data and store first: their errors come in a second, not after TensorFlow's
         # import, and before any state is written or replaced.
         self.dataset = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
@@ -101,6 +101,9 @@ class Session:
         # the best model at the end), whose optimizers are new by design; Keras warns about
         # the optimizer slots it skips. (sweeps.process restores the caller's filters.)
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        # keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, which warns when
+        # a length scale reaches its bound: routine in a small search, not the user's concern.
+        warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
         spec, data = self.spec, self.dataset
         self.context = build_context(spec, data)
         self.builder, space = make_builder(spec, self.context)

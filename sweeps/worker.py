@@ -31,7 +31,7 @@ RUN_ID_ATTR = "sweeps_run_id"
 _JOIN_TIMEOUT_S = 300
 
 
-def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
+def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
                quiet: bool = True) -> SweepResult:
     """Work on ``spec``'s shared study until its budget is used up."""
     storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"]
@@ -43,7 +43,7 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
         return _work(spec, storage, work_dir, stream, quiet)
 
 
-def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO,
+def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
           quiet: bool) -> SweepResult:
     session = Session(spec, stream)
     session.start(quiet=quiet)

@@ -15,7 +15,8 @@ from sweeps.data import load_dataset
 from sweeps.errors import SpecError
 from sweeps.runner import SweepResult, run_sweep
 from sweeps.spec import load_spec
-from tracking import KIND_TAG, PARENT_TAG
+from tracking.tags import KIND as KIND_TAG
+from tracking.tags import PARENT as PARENT_TAG
 
 SMALL = [
     "data.subset=600",  # 540 train, 60 validation

@@ -195,8 +195,8 @@ class OptunaEngine(Engine):
             keras.backend.clear_session()  # what keras-tuner does before every build
             hp = OptunaHyperParameters(trial, self.declared.narrowed)
             model = self.builder.build(hp)
-            lifecycle.model_built(model, hp.values, self.builder.compiled_by)
-            callbacks = [_EpochReporter(lifecycle), *training_callbacks(spec),
+            callbacks = [_EpochReporter(lifecycle, hp, self.builder.compiled_by),
+                         *training_callbacks(spec),
                          self._checkpoint(trial_id)]
             if self.pruning:
                 callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
@@ -245,12 +245,23 @@ class _Surplus(Exception):
 
 
 class _EpochReporter(keras.callbacks.Callback):
-    """Reports each epoch through the trial's lifecycle; placed first so a pruned epoch is
-    still logged."""
+    """Reports the built model and each epoch through the trial's lifecycle; placed first so a
+    pruned epoch is still logged."""
 
-    def __init__(self, lifecycle: TrialLifecycle) -> None:
+    def __init__(self, lifecycle: TrialLifecycle, hp: OptunaHyperParameters,
+                 compiled_by: str) -> None:
         super().__init__()
         self.lifecycle = lifecycle
+        self.hp = hp
+        self.compiled_by = compiled_by
+        self._reported = False
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        # Reported once training starts, as keras-tuner's engines do: a builder's own fit()
+        # may declare hyperparameters too (its batch size, say).
+        if not self._reported:
+            self._reported = True
+            self.lifecycle.model_built(self.model, self.hp.values, self.compiled_by)
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.lifecycle.epoch_ended(self.model, epoch, logs)
