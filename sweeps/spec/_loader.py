@@ -2,6 +2,7 @@
 
 Validation happens here, once, before anything is trained or logged; errors are
 :class:`SpecError` naming the file, the key path, what was expected and what was found.
+Every number must be finite and within the bounds below (README, "Sweep specs").
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sweeps.spec._model import (
     TunerKind,
     TunerSpec,
 )
-from sweeps.spec._reader import Node, Origin, describe, suggestion
+from sweeps.spec._reader import Node, Origin, describe, is_non_finite, read_yaml, suggestion
 
 __all__ = ["BUNDLED_DIR", "DATASETS", "METRICS", "bundled_specs", "load_spec", "parse_spec"]
 
@@ -50,6 +51,19 @@ OBJECTIVE_METRICS = METRICS + ("params",)
 SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
+
+# Bounds on what a spec may ask for, each kept here only; an error names the bound it broke.
+# They are far above any sensible sweep, and stop a typo (or a hostile file) from asking for
+# a billion epochs, a batch larger than memory, or a YAML document that expands without end.
+MAX_SPEC_BYTES = 1 << 20  #: spec text, checked before it is parsed
+MAX_YAML_ALIASES = 100  #: uses of ``*alias`` in one spec
+MAX_YAML_NODES = 100_000  #: YAML nodes, every alias counted at its expanded size
+MAX_EPOCHS = 100_000  #: training.max_epochs and early_stopping.patience
+MAX_BATCH_SIZE = 1 << 20  #: training.batch_size
+MAX_TRIALS = 100_000  #: every tuner integer: max_trials, num_initial_points, factor, ...
+MAX_CHOICES = 10_000  #: values of one ``choice`` hyperparameter
+MAX_SEED = 2**31 - 1  #: trial n uses seed + n, which must stay a 32-bit seed
+MAX_MAGNITUDE = 1e12  #: |x| of every other number: search-space values and steps, alpha, ...
 
 
 def _has(module: str) -> bool:
@@ -78,23 +92,42 @@ def load_spec(ref: str, overrides: Sequence[str] = ()) -> SweepSpec:
             )
         path, source = bundled[ref], f"{ref}.yaml (bundled)"
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file is refused unread
     except OSError as exc:
         raise SpecError(source, "", f"cannot read the file: {exc.strerror or exc}") from None
+    _check_size(len(data), source)
+    try:
+        text = data.decode("utf-8-sig")  # a BOM (some Windows editors write one) is dropped
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError(source, "", f"not UTF-8 text: expected UTF-8, got byte "
+                                    f"0x{data[exc.start]:02x} at byte offset {exc.start} "
+                                    f"(line {line}); save the file as UTF-8") from None
     return parse_spec(text, source, overrides, default_name=path.stem)
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(source, "", f"expected a spec of at most {MAX_SPEC_BYTES} bytes "
+                                    "(1 MiB), got more")
 
 
 def parse_spec(
     text: str, source: str, overrides: Sequence[str] = (), *, default_name: str = "sweep"
 ) -> SweepSpec:
+    _check_size(len(text), source)  # characters: never more than the bytes they came from
+    origin = Origin(source)
     try:
-        raw = yaml.safe_load(text)
+        raw = read_yaml(text, origin, max_aliases=MAX_YAML_ALIASES, max_nodes=MAX_YAML_NODES)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # its str() spans two lines
+            where, problem = "", (f"character #x{exc.character:04x} at offset "
+                                  f"{exc.position} is not allowed in YAML")
         raise SpecError(source, "", f"not valid YAML{where}: {problem}") from None
-    origin = Origin(source)
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
         origin.fail("(top level)", f"expected a mapping of spec keys, got {describe(raw)}")
@@ -109,8 +142,10 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise SpecError(origin.source, "", f"--set expects dotted.key=value, got \"{text}\"")
+    origin.overrides[key] = text  # first: errors in the value itself name the --set too
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = read_yaml(value_text, origin, at=key, max_aliases=MAX_YAML_ALIASES,
+                          max_nodes=MAX_YAML_NODES) if value_text.strip() else None
     except yaml.YAMLError:
         value = value_text  # not YAML: take it as the plain string the user typed
     parts = key.split(".")
@@ -125,7 +160,6 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
                             f"--set {text}: {prefix} is {describe(child)}, not a mapping")
         node = child
     node[parts[-1]] = value
-    origin.overrides[key] = text
 
 
 def _sweep(root: Node, default_name: str) -> SweepSpec:
@@ -139,7 +173,7 @@ def _sweep(root: Node, default_name: str) -> SweepSpec:
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
     training = _training(root.child("training"))
-    seed = root.integer("seed", 0, minimum=0)
+    seed = root.integer("seed", 0, minimum=0, maximum=MAX_SEED)
     tracking_node = root.child("tracking")
     tracking = TrackingSpec(
         experiment=tracking_node.string("experiment", name),
@@ -160,7 +194,8 @@ def _data(node: Node) -> DataSpec:
         dir=node.string("dir", None, nullable=True),
         validation_split=node.number("validation_split", 0.1, minimum=0.0, maximum=0.5,
                                      exclusive_minimum=True),
-        subset=node.integer("subset", None, minimum=20, nullable=True),
+        subset=node.integer("subset", None, minimum=20, maximum=int(MAX_MAGNITUDE),
+                            nullable=True),
     )
     node.finish()
     return spec
@@ -177,7 +212,7 @@ def _hypermodel(root: Node) -> tuple[HypermodelSpec, Mapping[str, Param]]:
     options = {}
     for key, default in cls.default_options.items():
         found = options_node.raw(key, default)
-        if type(found) is not type(default):
+        if type(found) is not type(default) or is_non_finite(found):
             options_node.fail(key, f"expected {type(default).__name__} like the default "
                                    f"{describe(default)}, got {describe(found)}")
         options[key] = found
@@ -203,6 +238,7 @@ def _param(parent: Node, key: str, default: Param) -> Param:
         if isinstance(value, (list, type(None))):
             parent.fail(key, "expected a mapping with `type` (int, float, choice, fixed) or a "
                              f"single fixed value, got {describe(value)}")
+        _check_value(parent, key, value)
         return FixedParam(value)
     merged = dict(value)
     if "type" not in merged:  # partial override: `units: {max: 2048}` keeps the default's type
@@ -211,19 +247,19 @@ def _param(parent: Node, key: str, default: Param) -> Param:
     kind = node.string("type", choices=("int", "float", "choice", "fixed"))
     param: Param
     if kind == "int":
-        low = node.integer("min")
-        high = node.integer("max")
-        step = node.integer("step", 1, minimum=1)
+        low = _check_value(node, "min", node.integer("min"))
+        high = _check_value(node, "max", node.integer("max"))
+        step = node.integer("step", 1, minimum=1, maximum=int(MAX_MAGNITUDE))
         if high < low:
             node.fail("max", f"expected an integer >= min ({low}), got {describe(high)}")
         param = IntParam(low, high, step)
     elif kind == "float":
-        low = node.number("min")
-        high = node.number("max")
+        low = node.number("min", minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
+        high = node.number("max", minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
         log = node.boolean("log", False)
         step = None
         if node.raw("step", None) is not None:
-            step = node.number("step", minimum=0, exclusive_minimum=True)
+            step = node.number("step", minimum=0, maximum=MAX_MAGNITUDE, exclusive_minimum=True)
         if high < low:
             node.fail("max", f"expected a number >= min ({low}), got {describe(high)}")
         if log and low <= 0:
@@ -238,11 +274,26 @@ def _param(parent: Node, key: str, default: Param) -> Param:
             isinstance(v, (list, Mapping)) or v is None for v in values
         ):
             node.fail("values", f"expected a non-empty list of numbers or strings, got {describe(values)}")
+        if len(values) > MAX_CHOICES:
+            node.fail("values", f"expected at most {MAX_CHOICES} values, got {len(values)}")
+        for i, choice in enumerate(values):
+            _check_value(node, f"values[{i}]", choice)
         param = ChoiceParam(tuple(values))
     else:
-        param = FixedParam(node.raw("value"))
+        param = FixedParam(_check_value(node, "value", node.raw("value")))
     node.finish()
     return param
+
+
+def _check_value(node: Node, key: str, value: Any) -> Any:
+    """A search-space value (a bound, a choice, a fixed value): a finite number within
+    ``MAX_MAGNITUDE``, or anything else that is not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        is_non_finite(value) or abs(value) > MAX_MAGNITUDE
+    ):
+        node.fail(key, f"expected a finite number with |x| <= {MAX_MAGNITUDE:g}, "
+                       f"got {describe(value)}")
+    return value
 
 
 _TUNER_SETTINGS: dict[TunerKind, dict[str, tuple[str, Any]]] = {
@@ -271,10 +322,11 @@ def _tuner(node: Node) -> TunerSpec:
             elif rule == "str?":
                 values[key] = sub.string(key, default, nullable=True)
             elif rule == "pos":
-                values[key] = sub.number(key, default, minimum=0, exclusive_minimum=True)
+                values[key] = sub.number(key, default, minimum=0, maximum=MAX_MAGNITUDE,
+                                         exclusive_minimum=True)
             else:
                 values[key] = sub.integer(key, default, minimum=2 if rule == "int2" else 1,
-                                          nullable=rule == "int?")
+                                          maximum=MAX_TRIALS, nullable=rule == "int?")
         sub.finish()
         settings[tuner_kind] = values
     if kind is TunerKind.OPTUNA and settings[kind]["sampler"] == "gp" and not _has("torch"):
@@ -282,7 +334,7 @@ def _tuner(node: Node) -> TunerSpec:
                                     "PyTorch (pip install 'sweeps[gp]'); got \"gp\"")
     # `tuner.max_trials` (what --max-trials sets) applies to whichever kind runs.
     if node.has("max_trials"):
-        settings[kind]["max_trials"] = node.integer("max_trials", minimum=1)
+        settings[kind]["max_trials"] = node.integer("max_trials", minimum=1, maximum=MAX_TRIALS)
     else:
         node.raw("max_trials", None)
     node.finish()
@@ -318,20 +370,20 @@ def _objective(node: Node) -> ObjectiveSpec:
 
 
 def _training(node: Node) -> TrainingSpec:
-    batch_size = node.integer("batch_size", 128, minimum=1)
-    max_epochs = node.integer("max_epochs", 20, minimum=1)
+    batch_size = node.integer("batch_size", 128, minimum=1, maximum=MAX_BATCH_SIZE)
+    max_epochs = node.integer("max_epochs", 20, minimum=1, maximum=MAX_EPOCHS)
     es = node.child("early_stopping")
     early_stopping = EarlyStoppingSpec(
         monitor=es.string("monitor", "val_loss", choices=METRICS),
-        patience=es.integer("patience", 3, minimum=0),
-        min_delta=es.number("min_delta", 0.0, minimum=0.0),
+        patience=es.integer("patience", 3, minimum=0, maximum=MAX_EPOCHS),
+        min_delta=es.number("min_delta", 0.0, minimum=0.0, maximum=MAX_MAGNITUDE),
         restore_best_weights=es.boolean("restore_best_weights", True),
     )
     es.finish()
     sch = node.child("lr_schedule")
     decay_per = sch.string("decay_per", "epoch", choices=("epoch", "steps"))
     if decay_per == "steps":
-        decay_steps = sch.integer("decay_steps", minimum=1)
+        decay_steps = sch.integer("decay_steps", minimum=1, maximum=int(MAX_MAGNITUDE))
     else:
         decay_steps = sch.raw("decay_steps", None)
         if decay_steps is not None:
@@ -339,7 +391,7 @@ def _training(node: Node) -> TrainingSpec:
                                     f"one epoch's steps are used), got {describe(decay_steps)}")
     schedule = ScheduleSpec(
         decay_per=decay_per, decay_steps=decay_steps,
-        decay_rate=sch.number("decay_rate", 0.5, minimum=0.0),
+        decay_rate=sch.number("decay_rate", 0.5, minimum=0.0, maximum=MAX_MAGNITUDE),
         staircase=sch.boolean("staircase", False),
     )
     sch.finish()
