@@ -35,7 +35,7 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
     State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
     (continue it, same spec) or ``overwrite`` (start over).
     """
-    session = Session(spec, stream)
+    session = Session(spec, stream, work_dir)
     state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
     try:
         return _run(session, state, replaced, work_dir, quiet)

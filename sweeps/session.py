@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hypermodels import get_hypermodel
@@ -52,16 +53,19 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
 
 
 class Session:
-    def __init__(self, spec: SweepSpec, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, spec: SweepSpec, stream: TextIO = sys.stdout,
+                 work_dir: Path | None = None) -> None:
         from sweeps.data import load_dataset
+        from sweeps.paths import check_usable
         from tracking import MlflowTracker
 
         self.spec = spec
         self.stream = stream
-        # Data and store first: their errors come in a second, not after TensorFlow's
-        # import, and before any state is written or replaced.
+        # Data, paths and store first: their errors come in a second, not after
+        # TensorFlow's import, and before any state is written or replaced.
         self.dataset = load_dataset(spec.data)
         self.tracking_uri = resolve_tracking_uri(spec)
+        check_usable(self.tracking_uri, work_dir)
         self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
         self.test_metrics: dict[str, float] = {}
 

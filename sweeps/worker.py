@@ -38,7 +38,7 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO = sys.stdout,
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
-    session = Session(spec, stream)
+    session = Session(spec, stream, work_dir)
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
 

@@ -118,3 +118,19 @@ def test_reader_gone_is_no_traceback(args: list[str]) -> None:
                            env={**os.environ, "PYTHONPATH": str(REPO)})
     assert shell.returncode == 0 and len(shell.stdout.splitlines()) == 1
     assert "Traceback" not in shell.stderr and "BrokenPipe" not in shell.stderr
+
+
+@pytest.mark.parametrize("where", ["tracking", "work_dir"])
+def test_unusable_store_or_work_dir_fails_before_anything_trains(where: str, workdir: Path) -> None:
+    afile = workdir / "afile"
+    afile.write_text("a regular file, not a folder\n")
+    paths = (["--tracking-uri", f"sqlite:///{afile}/x.db"] if where == "tracking"
+             else ["--work-dir", str(afile / "state")])
+    proc = sweeps("run", "mnist_mlp", "--set", "data.subset=600", "--max-trials", "1",
+                  "--max-epochs", "1", *paths)
+    assert proc.returncode == 1, proc.stderr
+    what = f"the MLflow store sqlite:///{afile}/x.db" if where == "tracking" else (
+        f"--work-dir {afile / 'state'}")
+    assert proc.stderr == f"error: cannot use {what}: {afile} is a file, not a folder\n"
+    assert proc.stdout == ""
+    assert sorted(p.name for p in workdir.iterdir()) == ["afile"]  # no store, no .sweeps
