@@ -104,7 +104,7 @@ class Session:
         # as the process, so move them out of the collector's reach.
         gc.freeze()
         outcome = TrialStatus.FAILED
-        with interrupts.handled():
+        with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:
                 yield
                 outcome = TrialStatus.COMPLETED
