@@ -331,7 +331,7 @@ def _tuner(node: Node) -> TunerSpec:
         settings[tuner_kind] = values
     if kind is TunerKind.OPTUNA and settings[kind]["sampler"] == "gp" and not _has("torch"):
         node.fail("optuna.sampler", "expected a sampler whose needs are installed: gp needs "
-                                    "PyTorch (pip install 'sweeps[gp]'); got \"gp\"")
+                                    "PyTorch (pip install 'keras-sweeps[gp]'); got \"gp\"")
     # `tuner.max_trials` (what --max-trials sets) applies to whichever kind runs.
     if node.has("max_trials"):
         settings[kind]["max_trials"] = node.integer("max_trials", minimum=1, maximum=MAX_TRIALS)
