@@ -63,7 +63,10 @@ MAX_BATCH_SIZE = 1 << 20  #: training.batch_size
 MAX_TRIALS = 100_000  #: every tuner integer: max_trials, num_initial_points, factor, ...
 MAX_CHOICES = 10_000  #: values of one ``choice`` hyperparameter
 MAX_SEED = 2**31 - 1  #: trial n uses seed + n, which must stay a 32-bit seed
-MAX_MAGNITUDE = 1e12  #: |x| of every other number: search-space values and steps, alpha, ...
+MAX_INTEGER = 10**12  #: |n| of every other integer: search-space values and steps, subset, ...
+#: |x| of every other float: search-space values and steps, alpha, min_delta, ... Well inside
+#: float32 (Keras's dtype, up to 3.4e38), yet loose enough for a learning rate meant to diverge.
+MAX_MAGNITUDE = 1e30
 
 
 def _has(module: str) -> bool:
@@ -194,7 +197,7 @@ def _data(node: Node) -> DataSpec:
         dir=node.string("dir", None, nullable=True),
         validation_split=node.number("validation_split", 0.1, minimum=0.0, maximum=0.5,
                                      exclusive_minimum=True),
-        subset=node.integer("subset", None, minimum=20, maximum=int(MAX_MAGNITUDE),
+        subset=node.integer("subset", None, minimum=20, maximum=MAX_INTEGER,
                             nullable=True),
     )
     node.finish()
@@ -249,7 +252,7 @@ def _param(parent: Node, key: str, default: Param) -> Param:
     if kind == "int":
         low = _check_value(node, "min", node.integer("min"))
         high = _check_value(node, "max", node.integer("max"))
-        step = node.integer("step", 1, minimum=1, maximum=int(MAX_MAGNITUDE))
+        step = node.integer("step", 1, minimum=1, maximum=MAX_INTEGER)
         if high < low:
             node.fail("max", f"expected an integer >= min ({low}), got {describe(high)}")
         param = IntParam(low, high, step)
@@ -287,12 +290,12 @@ def _param(parent: Node, key: str, default: Param) -> Param:
 
 def _check_value(node: Node, key: str, value: Any) -> Any:
     """A search-space value (a bound, a choice, a fixed value): a finite number within
-    ``MAX_MAGNITUDE``, or anything else that is not a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-        is_non_finite(value) or abs(value) > MAX_MAGNITUDE
-    ):
-        node.fail(key, f"expected a finite number with |x| <= {MAX_MAGNITUDE:g}, "
-                       f"got {describe(value)}")
+    ``MAX_INTEGER`` or ``MAX_MAGNITUDE``, or anything else that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    limit = MAX_INTEGER if isinstance(value, int) else MAX_MAGNITUDE
+    if is_non_finite(value) or abs(value) > limit:
+        node.fail(key, f"expected a finite number with |x| <= {limit:g}, got {describe(value)}")
     return value
 
 
@@ -383,7 +386,7 @@ def _training(node: Node) -> TrainingSpec:
     sch = node.child("lr_schedule")
     decay_per = sch.string("decay_per", "epoch", choices=("epoch", "steps"))
     if decay_per == "steps":
-        decay_steps = sch.integer("decay_steps", minimum=1, maximum=int(MAX_MAGNITUDE))
+        decay_steps = sch.integer("decay_steps", minimum=1, maximum=MAX_INTEGER)
     else:
         decay_steps = sch.raw("decay_steps", None)
         if decay_steps is not None:
