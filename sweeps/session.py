@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hypermodels import get_hypermodel
+from sweeps import interrupts
 from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
-from sweeps import interrupts
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
 from sweeps.spec import SweepSpec
 from sweeps.trials import TrialBook, TrialRecord
@@ -82,7 +82,8 @@ class Session:
         self.hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
         self.context = build_context(spec, data.input_shape, data.num_classes, len(data.x_train))
         self.book = TrialBook(spec.objective)
-        self.observer = Broadcast([self.book, self.tracker, ConsoleReporter(self.book, self.stream)])
+        self.observer = Broadcast([self.book, self.tracker,
+                                   ConsoleReporter(self.book, self.stream)])
 
     def started(self, engine: Engine, **extra: Any) -> None:
         """Announce the sweep (``extra``: resume or join details of :class:`SweepStarted`)."""

@@ -276,7 +276,7 @@ def test_non_finite_numbers_are_refused_at_their_key(text: str, expected: str) -
          "training.lr_schedule.decay_steps: expected an integer >= 1 and <= 1000000000000"),
         ("search_space: {dropout: {type: float, min: 0.1, max: 0.5, step: 0}}\n",
          "search_space.dropout.step: expected a number > 0 and <= 1e+30, got 0"),
-        ("search_space: {units: {type: choice, values: [%s]}}\n" % ", ".join(["16"] * 10001),
+        (f"search_space: {{units: {{type: choice, values: [{', '.join(['16'] * 10001)}]}}}}\n",
          "search_space.units.values: expected at most 10000 values, got 10001"),
     ],
 )
@@ -313,7 +313,7 @@ def test_billion_laughs_fails_fast(tmp_path: Path) -> None:
 
 
 def test_alias_count_and_recursive_aliases_are_refused() -> None:
-    many = "x: &x 1\nys: [%s]\n" % ", ".join(["*x"] * 101)
+    many = f"x: &x 1\nys: [{', '.join(['*x'] * 101)}]\n"
     assert error_of(MINIMAL + many) == (
         "my.yaml: ys[100]: expected at most 100 YAML aliases (*name) in a spec, got more (line 4)")
     assert error_of(MINIMAL + "loop: &l [1, *l]\n") == (

@@ -8,7 +8,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
-from sweeps.events import EpochEnded, ModelBuilt, SweepEnded, SweepStarted, TrialEnded, TrialStarted, TrialStatus
+from sweeps.events import (
+    EpochEnded,
+    ModelBuilt,
+    SweepEnded,
+    SweepStarted,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
 from sweeps.spec import load_spec
 from tracking import KIND_TAG, PARENT_TAG, MlflowTracker
 
@@ -89,7 +97,7 @@ def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
 def test_deleted_experiment_is_a_clear_error(tracking_uri: str) -> None:
     client = MlflowClient(tracking_uri)
     client.delete_experiment(client.create_experiment("gone"))
-    with pytest.raises(TrackingError, match="experiment 'gone' .* is deleted; restore it"):
+    with pytest.raises(TrackingError, match=r"experiment 'gone' .* is deleted; restore it"):
         MlflowTracker(tracking_uri, "gone")
 
 
@@ -106,6 +114,7 @@ def test_run_urls_unprinted_only_while_a_sweep_runs(before: str | None, monkeypa
         assert SWITCH.get() is True
         # What prints the lines when a run on an http store ends: with the switch on it
         # returns before asking the (here absent) server anything.
-        TrackingServiceClient("http://127.0.0.1:9")._log_url("0" * 32)
+        client = TrackingServiceClient("http://127.0.0.1:9")
+        client._log_url("0" * 32)  # noqa: SLF001 - the very method that prints, nothing public
     assert capsys.readouterr().out == ""
     assert os.environ.get(SWITCH.name) == before

@@ -102,7 +102,8 @@ class MlflowTracker(SweepObserver):
             else:
                 self.experiment_id = found.experiment_id
         except MlflowException as exc:
-            raise TrackingError(f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
+            raise TrackingError(
+                f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None

@@ -17,12 +17,12 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+matplotlib.use("Agg")  # before pyplot is imported: the backend must be chosen first
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
 
-from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study  # noqa: E402
+from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
            "summary_markdown", "log_sweep_report"]

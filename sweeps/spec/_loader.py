@@ -47,7 +47,7 @@ DATASETS = ("mnist", "fashion_mnist")
 #: What every trial logs per epoch; objectives and EarlyStopping monitor one of these.
 METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
 #: Objectives may also minimise (or maximise) the model's parameter count.
-OBJECTIVE_METRICS = METRICS + ("params",)
+OBJECTIVE_METRICS = (*METRICS, "params")
 SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
@@ -276,7 +276,8 @@ def _param(parent: Node, key: str, default: Param) -> Param:
         if not isinstance(values, list) or not values or any(
             isinstance(v, (list, Mapping)) or v is None for v in values
         ):
-            node.fail("values", f"expected a non-empty list of numbers or strings, got {describe(values)}")
+            node.fail("values", "expected a non-empty list of numbers or strings, "
+                                f"got {describe(values)}")
         if len(values) > MAX_CHOICES:
             node.fail("values", f"expected at most {MAX_CHOICES} values, got {len(values)}")
         for i, choice in enumerate(values):
@@ -350,7 +351,8 @@ def _objectives(root: Node, tuner: TunerSpec) -> tuple[ObjectiveSpec, ...]:
     if not isinstance(raw, list):
         return (_objective(root.child("objective")),)
     if not raw:
-        root.fail("objective", "expected a mapping or a non-empty list of mappings, got an empty list")
+        root.fail("objective", "expected a mapping or a non-empty list of mappings, "
+                               "got an empty list")
     objectives = tuple(_objective(Node(item, f"objective[{i}]", root.origin))
                        for i, item in enumerate(raw))
     metrics = [o.metric for o in objectives]
