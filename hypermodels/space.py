@@ -17,7 +17,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "IntParam",
@@ -30,7 +30,7 @@ __all__ = [
     "param_to_dict",
 ]
 
-Scalar = Union[int, float, str, bool]
+Scalar = int | float | str | bool
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class FixedParam:
     value: Scalar
 
 
-Param = Union[IntParam, FloatParam, ChoiceParam, FixedParam]
+Param = IntParam | FloatParam | ChoiceParam | FixedParam
 
 
 def param_to_dict(param: Param) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def discrete_values(param: Param) -> Sequence[Scalar]:
     if isinstance(param, FixedParam):
         return (param.value,)
     if param.step is not None:
-        count = int(math.floor((param.max - param.min) / param.step + 1e-9)) + 1
+        count = math.floor((param.max - param.min) / param.step + 1e-9) + 1
         return tuple(param.min + i * param.step for i in range(count))
     raise TypeError("a continuous float parameter has no finite set of values")
 

@@ -6,7 +6,7 @@
 For each worker count, creates fresh databases for the Optuna study and the MLflow store on
 that server, starts the workers as separate processes (`python -m sweeps worker`), and prints
 the wall time from start until the last worker exits, and trials per hour. Needs
-`pip install 'sweeps[postgres]'` and MNIST offline ($SWEEPS_DATA_DIR) or online.
+`pip install 'keras-sweeps[postgres]'` and MNIST offline ($SWEEPS_DATA_DIR) or online.
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ def resolve_object(name: str, source: str, key_path: str = "hypermodel.name") ->
     return obj
 
 
-def make_builder(spec: SweepSpec, context: BuildContext) -> tuple[Builder, Mapping[str, Param] | None]:
+def make_builder(spec: SweepSpec,
+                 context: BuildContext) -> tuple[Builder, Mapping[str, Param] | None]:
     """The spec's builder, and the search space of a sweeps Hypermodel (None for builders
     that declare their space through ``hp`` alone)."""
     hm = spec.hypermodel

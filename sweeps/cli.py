@@ -144,6 +144,20 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _list()
+    if args.command == "show":
+        return _show(args)
+    if args.command == "worker":
+        return _worker(args)
+    if args.command == "ui":
+        return serve(args)
+    if args.command == "compare":
+        return compare(args)
+    return _run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -156,17 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
-        if args.command == "list":
-            return _list()
-        if args.command == "show":
-            return _show(args)
-        if args.command == "worker":
-            return _worker(args)
-        if args.command == "ui":
-            return serve(args)
-        if args.command == "compare":
-            return compare(args)
-        return _run(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        # As the Python docs advise (signal module, "Note on SIGPIPE"): point stdout at
+        # /dev/null so the interpreter's final flush cannot raise again. Exit 141 (128 +
+        # SIGPIPE), what `cat`, `grep` and other tools report when killed by SIGPIPE: output
+        # was cut short, and a `set -o pipefail` script sees that as it would for them.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

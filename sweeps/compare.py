@@ -43,7 +43,13 @@ def compare(args: argparse.Namespace) -> int:
     from mlflow.tracking import MlflowClient
 
     from tracking.queries import find_sweeps
-    from tracking.report import DEFAULT_COLUMNS, format_table, optuna_plots, size_comparison, table_rows
+    from tracking.report import (
+        DEFAULT_COLUMNS,
+        format_table,
+        optuna_plots,
+        size_comparison,
+        table_rows,
+    )
 
     client = MlflowClient(args.tracking_uri or mlflow.get_tracking_uri())
     sweeps = find_sweeps(client, args.sweeps, args.experiment)

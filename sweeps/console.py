@@ -132,7 +132,8 @@ class ConsoleReporter(SweepObserver):
             outcome = f"{event.status.value}: {event.error or 'no message'}"
         extra = ""
         if "hyperband.bracket" in record.tags:
-            extra = f" [bracket {record.tags['hyperband.bracket']} round {record.tags['hyperband.round']}]"
+            extra = (f" [bracket {record.tags['hyperband.bracket']}"
+                     f" round {record.tags['hyperband.round']}]")
         best_text = f"best {format_value(best.objective)}" if best else "best -"
         self._print(
             f"trial {record.number}{total}{extra} {_params(record)} | {event.epochs_run} ep | "
@@ -146,7 +147,8 @@ class ConsoleReporter(SweepObserver):
             self._print(f"Pareto-optimal trials ({', '.join(o.metric for o in self.objectives)}):")
             for trial_id in event.pareto_trial_ids:
                 record = self.book.records[trial_id]
-                self._print(f"  trial {record.number}: {self.metric}={format_value(record.objective)} "
+                self._print(f"  trial {record.number}: "
+                            f"{self.metric}={format_value(record.objective)} "
                             f"params={record.param_count or 0:,}  {_params(record)}")
         if not top:
             self._print("no trial completed")

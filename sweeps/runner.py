@@ -7,7 +7,6 @@ The sweep's state (:mod:`sweeps.state`) decides whether it starts, resumes or re
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -37,7 +36,7 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
     (continue it, same spec) or ``overwrite`` (start over).
     """
     with process.preserved():
-        session = Session(spec, stream)
+        session = Session(spec, stream, work_dir)
         state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
         try:
             return _run(session, state, replaced, work_dir, quiet)

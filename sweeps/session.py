@@ -16,6 +16,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sweeps import interrupts
@@ -71,17 +72,20 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
 
 
 class Session:
-    def __init__(self, spec: SweepSpec, stream: TextIO | None = None) -> None:
+    def __init__(self, spec: SweepSpec, stream: TextIO | None = None,
+                 work_dir: Path | None = None) -> None:
         from sweeps.data import load_dataset
+        from sweeps.paths import check_usable
         from tracking import MlflowTracker
 
         self.spec = spec
         self.stream = stream or sys.stdout  # looked up now: the caller may have replaced it
-        # Data and store first: their errors come in a second, not after TensorFlow's
-        # import, and before any state is written or replaced.
+        # Data, paths and store first: their errors come in a second, not after
+        # TensorFlow's import, and before any state is written or replaced.
         self.dataset = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
                                     seed=spec.seed)
         self.tracking_uri = resolve_tracking_uri(spec)
+        check_usable(self.tracking_uri, work_dir)
         self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
         self.test_metrics: dict[str, float] = {}
         self.best_model: Any = None
@@ -109,7 +113,8 @@ class Session:
         self.builder, space = make_builder(spec, self.context)
         self.declared = declare_space(self.builder, spec, data, space)
         self.book = TrialBook(spec.objective)
-        self.observer = Broadcast([self.book, self.tracker, ConsoleReporter(self.book, self.stream)])
+        self.observer = Broadcast([self.book, self.tracker,
+                                   ConsoleReporter(self.book, self.stream)])
 
     def started(self, engine: Engine, **extra: Any) -> None:
         """Announce the sweep (``extra``: resume or join details of :class:`SweepStarted`)."""
@@ -129,7 +134,7 @@ class Session:
         # as the process, so move them out of the collector's reach (sweeps.process undoes it).
         gc.freeze()
         outcome = TrialStatus.FAILED
-        with interrupts.handled():
+        with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:
                 yield
                 outcome = TrialStatus.COMPLETED

@@ -61,8 +61,8 @@ def start_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 0,
 def serve(args: argparse.Namespace) -> int:
     import mlflow
 
-    from sweeps.errors import SweepsError
     from sweeps import interrupts
+    from sweeps.errors import SweepsError
 
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     try:

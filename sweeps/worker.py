@@ -14,7 +14,6 @@ trial is failed by Optuna's heartbeat, run again, and its MLflow run ended as KI
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TextIO
@@ -45,7 +44,7 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
 
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
           quiet: bool) -> SweepResult:
-    session = Session(spec, stream)
+    session = Session(spec, stream, work_dir)
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
 

@@ -70,14 +70,14 @@ def store(tmp_path_factory) -> Path:
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     try:
-        quiet = open(os.devnull, "w")
-        run_sweep(load_spec("model_sizes", ["data.subset=600", "training.max_epochs=3"]),
-                  work_dir=root / ".sweeps", stream=quiet)
-        run_sweep(load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=4",
-                                          "training.max_epochs=2", "data.subset=600",
-                                          "tuner.optuna.pruner=none",
-                                          "search_space.units={min: 16, max: 32, step: 16}"]),
-                  work_dir=root / ".sweeps", stream=quiet)
+        with open(os.devnull, "w") as quiet:
+            run_sweep(load_spec("model_sizes", ["data.subset=600", "training.max_epochs=3"]),
+                      work_dir=root / ".sweeps", stream=quiet)
+            run_sweep(load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=4",
+                                              "training.max_epochs=2", "data.subset=600",
+                                              "tuner.optuna.pruner=none",
+                                              "search_space.units={min: 16, max: 32, step: 16}"]),
+                      work_dir=root / ".sweeps", stream=quiet)
     finally:
         os.chdir(cwd)
         if previous is None:

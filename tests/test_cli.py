@@ -101,3 +101,37 @@ def test_interrupt_marks_open_runs_killed(tuner: str, sig: signal.Signals, track
     assert statuses.pop("trial-001") == "FINISHED"
     assert statuses.pop("trial-002") == "KILLED"
     assert list(statuses.values()) == ["KILLED"]  # the sweep's parent run
+
+
+@pytest.mark.parametrize("args", [["list"], ["show", "mnist_mlp"]])
+def test_reader_gone_is_no_traceback(args: list[str]) -> None:
+    # `python -m sweeps list | head -1`, made deterministic: the reading end is closed before
+    # the command writes a byte, so its output meets a broken pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "sweeps", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141  # 128 + SIGPIPE
+    assert err == ""
+    shell = subprocess.run(f"{sys.executable} -m sweeps {' '.join(args)} | head -1",
+                           shell=True, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert shell.returncode == 0 and len(shell.stdout.splitlines()) == 1
+    assert "Traceback" not in shell.stderr and "BrokenPipe" not in shell.stderr
+
+
+@pytest.mark.parametrize("where", ["tracking", "work_dir"])
+def test_unusable_store_or_work_dir_fails_before_anything_trains(where: str, workdir: Path) -> None:
+    afile = workdir / "afile"
+    afile.write_text("a regular file, not a folder\n")
+    paths = (["--tracking-uri", f"sqlite:///{afile}/x.db"] if where == "tracking"
+             else ["--work-dir", str(afile / "state")])
+    proc = sweeps("run", "mnist_mlp", "--set", "data.subset=600", "--max-trials", "1",
+                  "--max-epochs", "1", *paths)
+    assert proc.returncode == 1, proc.stderr
+    what = f"the MLflow store sqlite:///{afile}/x.db" if where == "tracking" else (
+        f"--work-dir {afile / 'state'}")
+    assert proc.stderr == f"error: cannot use {what}: {afile} is a file, not a folder\n"
+    assert proc.stdout == ""
+    assert sorted(p.name for p in workdir.iterdir()) == ["afile"]  # no store, no .sweeps

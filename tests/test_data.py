@@ -97,7 +97,7 @@ def test_subset_and_validation_split_hold_out_the_end(mnist_dir: Path) -> None:
 
 
 def test_subset_larger_than_the_training_set(mnist_dir: Path) -> None:
-    with pytest.raises(DataError, match="data.subset is 70000 but mnist has only 60000"):
+    with pytest.raises(DataError, match=r"data\.subset is 70000 but mnist has only 60000"):
         load_dataset(DataSpec("mnist", dir=str(mnist_dir), subset=70000))
 
 

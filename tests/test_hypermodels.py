@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import keras
 import keras_tuner as kt
-import pytest
-
 import numpy as np
+import pytest
 
 from hypermodels import CNN, MLP, BuildContext, FixedSpace, HpSpace, compile_model
 from hypermodels.space import ChoiceParam, FloatParam, IntParam

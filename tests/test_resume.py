@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -131,7 +132,7 @@ def test_resume_repairs_keras_tuner_state_cut_mid_write(tracking_uri: str) -> No
 def test_existing_state_needs_resume_or_overwrite(tracking_uri: str) -> None:
     quick = ["tuner.kind=random", "tuner.max_trials=1", "training.max_epochs=1",
              "data.subset=300", "search_space.units={min: 16, max: 16}"]
-    first = run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"), stream=open(os.devnull, "w"))
+    first = run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"), stream=io.StringIO())
     with pytest.raises(SweepsError, match=r"already has state in \.sweeps/mnist_mlp .*add --resume"):
         run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"))
     changed = load_spec("mnist_mlp", [*quick, "training.max_epochs=2"])
@@ -139,7 +140,7 @@ def test_existing_state_needs_resume_or_overwrite(tracking_uri: str) -> None:
         run_sweep(changed, work_dir=Path(".sweeps"), resume=True)
     with pytest.raises(SweepsError, match="nothing to resume"):
         run_sweep(load_spec("mnist_mlp", quick), work_dir=Path("elsewhere"), resume=True)
-    again = run_sweep(changed, work_dir=Path(".sweeps"), overwrite=True, stream=open(os.devnull, "w"))
+    again = run_sweep(changed, work_dir=Path(".sweeps"), overwrite=True, stream=io.StringIO())
     assert again.sweep_run_id != first.sweep_run_id
     parents = [r for r in trial_runs(tracking_uri) if r.data.tags["sweeps.kind"] == "sweep"]
     assert {r.info.status for r in parents} == {"FINISHED"} and len(parents) == 2

@@ -206,3 +206,137 @@ def test_yaml_is_read_safely(tmp_path: Path) -> None:
     path.write_text("!!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(str(path))
+
+
+# -- hardening: duplicate keys, encodings, non-finite numbers, bounds, size, alias bombs ------
+
+def test_key_given_twice_names_key_path_and_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text(MINIMAL + "training:\n  max_epochs: 5\n  batch_size: 64\n  max_epochs: 50\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(str(path))
+    assert str(info.value) == (f"{path}: training.max_epochs: expected each key once in a "
+                               "mapping, got it twice (lines 4 and 6)")
+    assert "line 1, columns 2 and 10) (set by --set" in error_of(MINIMAL + "seed: 1\n",
+                                                  ("search_space.units={min: 1, min: 2}",))
+
+
+def test_merge_keys_may_still_be_overridden() -> None:
+    # `<<` brings keys in that the mapping may override, also when the mapping merged in was
+    # itself built by a merge (PyYAML flattens it in place before constructing it).
+    spec = parse_spec(
+        "data: {name: mnist}\nhypermodel: mlp\nsearch_space:\n"
+        "  units: {<<: &base {type: int, min: 16, max: 64, step: 16}, max: 128}\n"
+        "  depth: &depth {<<: *base, min: 1, max: 3, step: 1}\n"
+        "  dropout: {<<: *depth, type: float, min: 0.1, max: 0.5, step: 0.1}\n", "my.yaml")
+    assert spec.search_space["units"] == IntParam(16, 128, 16)
+    assert spec.search_space["depth"] == IntParam(1, 3, 1)
+    assert spec.search_space["dropout"] == FloatParam(0.1, 0.5, 0.1)
+
+
+def test_file_that_is_not_utf8_is_one_line_with_the_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes((MINIMAL + "description: caf\u00e9\n").encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_spec(str(path))
+    offset = len(MINIMAL) + len("description: caf")
+    assert str(info.value) == (f"{path}: not UTF-8 text: expected UTF-8, got byte 0xe9 at "
+                               f"byte offset {offset} (line 3); save the file as UTF-8")
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + (MINIMAL + "description: caf\u00e9\n").encode())
+    assert load_spec(str(bom)).description == "caf\u00e9"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("search_space: {dropout: .nan}\n",
+         "search_space.dropout: expected a finite number with |x| <= 1e+30, got .nan"),
+        ("search_space: {dropout: {type: float, min: -.inf, max: 0.5}}\n",
+         "search_space.dropout.min: expected a finite number, got -.inf"),
+        ("search_space: {dropout: {type: float, min: 0.1, max: .inf}}\n",
+         "search_space.dropout.max: expected a finite number, got .inf"),
+        ("search_space: {dropout: {type: choice, values: [0.1, .NaN]}}\n",
+         "search_space.dropout.values[1]: expected a finite number with |x| <= 1e+30, got .nan"),
+        ("search_space: {dropout: {type: fixed, value: .inf}}\n",
+         "search_space.dropout.value: expected a finite number with |x| <= 1e+30, got .inf"),
+        ("training: {early_stopping: {min_delta: .nan}}\n",
+         "training.early_stopping.min_delta: expected a finite number, got .nan"),
+        ("training: {lr_schedule: {decay_rate: 1e999}}\n",
+         "training.lr_schedule.decay_rate: expected a finite number, got .inf"),
+        ("tuner: {bayesian: {beta: .inf}}\n", "tuner.bayesian.beta: expected a finite number, got .inf"),
+        ("training: {max_epochs: .inf}\n",
+         "training.max_epochs: expected an integer >= 1, got .inf"),
+    ],
+)
+def test_non_finite_numbers_are_refused_at_their_key(text: str, expected: str) -> None:
+    assert error_of(MINIMAL + text) == f"my.yaml: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("training: {max_epochs: 100001}\n",
+         "training.max_epochs: expected an integer >= 1 and <= 100000, got 100001"),
+        ("training: {batch_size: 1048577}\n",
+         "training.batch_size: expected an integer >= 1 and <= 1048576, got 1048577"),
+        ("training: {early_stopping: {patience: 100001}}\n",
+         "training.early_stopping.patience: expected an integer >= 0 and <= 100000"),
+        ("tuner: {max_trials: 100001}\n",
+         "tuner.max_trials: expected an integer >= 1 and <= 100000, got 100001"),
+        ("tuner: {hyperband: {iterations: 100001}}\n",
+         "tuner.hyperband.iterations: expected an integer >= 1 and <= 100000"),
+        ("seed: 4294967296\n", "seed: expected an integer >= 0 and <= 2147483647"),
+        ("search_space: {units: {type: int, min: 16, max: 10000000000000}}\n",
+         "search_space.units.max: expected a finite number with |x| <= 1e+12, got 10000000000000"),
+        ("search_space: {dropout: {type: float, min: -2e30, max: 0.5}}\n",
+         "search_space.dropout.min: expected a number >= -1e+30 and <= 1e+30, got -2e+30"),
+        ("search_space: {dropout: {type: choice, values: [0.1, 5.0e+30]}}\n",
+         "search_space.dropout.values[1]: expected a finite number with |x| <= 1e+30, got 5e+30"),
+        ("training: {lr_schedule: {decay_per: steps, decay_steps: 1000000000001}}\n",
+         "training.lr_schedule.decay_steps: expected an integer >= 1 and <= 1000000000000"),
+        ("search_space: {dropout: {type: float, min: 0.1, max: 0.5, step: 0}}\n",
+         "search_space.dropout.step: expected a number > 0 and <= 1e+30, got 0"),
+        (f"search_space: {{units: {{type: choice, values: [{', '.join(['16'] * 10001)}]}}}}\n",
+         "search_space.units.values: expected at most 10000 values, got 10001"),
+    ],
+)
+def test_absurd_magnitudes_name_the_bound(text: str, expected: str) -> None:
+    assert error_of(MINIMAL + text).startswith(f"my.yaml: {expected}")
+
+
+def test_spec_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    from sweeps.spec._loader import MAX_SPEC_BYTES
+
+    path = tmp_path / "huge.yaml"
+    path.write_text(MINIMAL + "description: " + "x" * MAX_SPEC_BYTES + "\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(str(path))
+    assert str(info.value) == (f"{path}: expected a spec of at most {MAX_SPEC_BYTES} bytes "
+                               "(1 MiB), got more")
+
+
+def test_billion_laughs_fails_fast(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "lol.yaml"
+    lines = ["lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 10)}]" for i in range(1, 10)]
+    path.write_text(MINIMAL + "\n".join(lines) + "\n")
+    started = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        load_spec(str(path))
+    assert time.perf_counter() - started < 0.5
+    message = str(info.value)
+    assert message.startswith(f"{path}: lol4[")
+    assert "expected at most 100000 YAML nodes with aliases expanded, got more (line 7;" in message
+    assert "\n" not in message
+
+
+def test_alias_count_and_recursive_aliases_are_refused() -> None:
+    many = f"x: &x 1\nys: [{', '.join(['*x'] * 101)}]\n"
+    assert error_of(MINIMAL + many) == (
+        "my.yaml: ys[100]: expected at most 100 YAML aliases (*name) in a spec, got more (line 4)")
+    assert error_of(MINIMAL + "loop: &l [1, *l]\n") == (
+        "my.yaml: loop[1]: expected an alias to a finished node, got one inside the node it "
+        "names (line 3)")

@@ -171,8 +171,8 @@ def test_optuna_multi_objective_tags_the_pareto_front() -> None:
 
 
 def test_nan_loss_fails_the_trial_and_the_sweep_goes_on() -> None:
-    result, output = sweep("random", "training.max_epochs=2", "tuner.max_trials=4", "seed=3",
-                           "search_space.learning_rate={type: choice, values: [1.0e-3, 1.0e+20]}")
+    result, _ = sweep("random", "training.max_epochs=2", "tuner.max_trials=4", "seed=3",
+                      "search_space.learning_rate={type: choice, values: [1.0e-3, 1.0e+20]}")
     client = MlflowClient(result.tracking_uri)
     runs = client.search_runs([result.experiment_id], "tags.`sweeps.kind` = 'trial'")
     failed = [r for r in runs if r.info.status == "FAILED"]

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
-from sweeps.events import EpochEnded, ModelBuilt, SweepEnded, SweepStarted, TrialEnded, TrialStarted, TrialStatus
+from sweeps.events import (
+    EpochEnded,
+    ModelBuilt,
+    SweepEnded,
+    SweepStarted,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
 from sweeps.spec import load_spec
 from tracking import MlflowTracker
 from tracking.tags import KIND as KIND_TAG
@@ -89,5 +99,24 @@ def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
 def test_deleted_experiment_is_a_clear_error(tracking_uri: str) -> None:
     client = MlflowClient(tracking_uri)
     client.delete_experiment(client.create_experiment("gone"))
-    with pytest.raises(TrackingError, match="experiment 'gone' .* is deleted; restore it"):
+    with pytest.raises(TrackingError, match=r"experiment 'gone' .* is deleted; restore it"):
         MlflowTracker(tracking_uri, "gone")
+
+
+@pytest.mark.parametrize("before", [None, "false"])
+def test_run_urls_unprinted_only_while_a_sweep_runs(before: str | None, monkeypatch, capsys) -> None:
+    from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT as SWITCH
+    from mlflow.tracking._tracking_service.client import TrackingServiceClient
+
+    if before is None:
+        monkeypatch.delenv(SWITCH.name, raising=False)
+    else:
+        monkeypatch.setenv(SWITCH.name, before)
+    with MlflowTracker.run_urls_unprinted():
+        assert SWITCH.get() is True
+        # What prints the lines when a run on an http store ends: with the switch on it
+        # returns before asking the (here absent) server anything.
+        client = TrackingServiceClient("http://127.0.0.1:9")
+        client._log_url("0" * 32)  # noqa: SLF001 - the very method that prints, nothing public
+    assert capsys.readouterr().out == ""
+    assert os.environ.get(SWITCH.name) == before

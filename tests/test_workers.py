@@ -49,7 +49,7 @@ def test_three_workers_run_exactly_max_trials_under_one_sweep_run(postgres, work
     workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env) for _ in range(3)]
     outputs = [w.communicate(timeout=600) for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
 
     spec = load_spec("mnist_mlp", ["tuner.kind=optuna", "tuner.max_trials=6",

@@ -9,15 +9,19 @@ curves). Runs are ended by :meth:`MlflowTracker.end_open_runs` whatever happens,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -96,7 +100,8 @@ class MlflowTracker(SweepObserver):
             else:
                 self.experiment_id = found.experiment_id
         except MlflowException as exc:
-            raise TrackingError(f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
+            raise TrackingError(
+                f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None
@@ -362,5 +367,27 @@ class MlflowTracker(SweepObserver):
 
     def run_url_hint(self) -> str:
         return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+
+    @staticmethod
+    @contextlib.contextmanager
+    def run_urls_unprinted() -> Iterator[None]:
+        """Keep MLflow from printing "🏃 View run ..." and "🧪 View experiment ..." to stdout.
+
+        On an http(s) store, ``MlflowClient.set_terminated`` prints both lines for every run
+        it ends (``TrackingServiceClient._log_url``): dozens of lines through the sweep's own
+        output. MLflow's documented switch, $MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT, is read
+        at each run's end; it is set for the duration and then put back as it was, so the
+        caller's process (a notebook, say) is left unchanged.
+        """
+        name = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
+        previous = os.environ.get(name)
+        os.environ[name] = "true"
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
 
 

@@ -17,14 +17,14 @@ def learning_curves(history: Mapping[str, Series], title: str,
     """Loss and the task's ``metric`` per epoch; training solid, validation dashed."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", metric)):
-        for key, style, label in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+    for ax, name in zip(axes, ("loss", metric)):
+        for key, style, label in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
             points = history.get(key, ())
             if points:
                 steps, values = zip(*points)
                 ax.plot(steps, values, style, marker="o", markersize=3, label=label)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)

@@ -135,8 +135,9 @@ def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
                 raise TrackingError(f"MLflow run {ref} is not a sweep run")
             runs.append(run)
             continue
-        named = client.search_runs(experiments, f"{sweeps_filter} and tags.`sweeps.sweep` = '{ref}'",
-                                   order_by=["attributes.start_time DESC"], max_results=1)
+        named = client.search_runs(
+            experiments, f"{sweeps_filter} and tags.`sweeps.sweep` = '{ref}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
         if not named:
             raise TrackingError(f"no sweep named {ref!r} in this MLflow store")
         runs.append(named[0])

@@ -171,11 +171,12 @@ class KerasTunerEngine(Engine):
             return _grid_size(self.declared.searched)
         if self.spec.tuner.kind is not TunerKind.HYPERBAND:
             return oracle.max_trials
-        # The size of Hyperband's plan, from the oracle's own bracket arithmetic.
+        # The size of Hyperband's plan, from the oracle's own bracket arithmetic (keras-tuner
+        # has no public API for it).
         per_iteration = sum(
-            oracle._get_size(bracket, round_num)
-            for bracket in range(oracle._get_num_brackets())
-            for round_num in range(oracle._get_num_rounds(bracket))
+            oracle._get_size(bracket, round_num)  # noqa: SLF001 - no public API, see above
+            for bracket in range(oracle._get_num_brackets())  # noqa: SLF001 - as above
+            for round_num in range(oracle._get_num_rounds(bracket))  # noqa: SLF001 - as above
         )
         planned = per_iteration * self.spec.tuner.options["iterations"]
         return min(planned, oracle.max_trials) if oracle.max_trials else planned

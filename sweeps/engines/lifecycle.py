@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweeps import interrupts
-from sweeps.events import EpochEnded, ModelBuilt, SweepObserver, TrialEnded, TrialStarted, TrialStatus
+from sweeps.events import (
+    EpochEnded,
+    ModelBuilt,
+    SweepObserver,
+    TrialEnded,
+    TrialStarted,
+    TrialStatus,
+)
 from sweeps.metrics import Direction
 from sweeps.spec import SweepSpec
 

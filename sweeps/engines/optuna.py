@@ -12,6 +12,7 @@ the same hyperparameters), as keras-tuner does with its interrupted trial.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -108,8 +109,10 @@ class OptunaEngine(Engine):
         requeued = []
         for trial in trials:
             if trial.state is TrialState.RUNNING:
-                storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)  # noqa: SLF001
-                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+                # The storage API addresses trials by Optuna's internal id, not their number.
+                trial_id = trial._trial_id  # noqa: SLF001 - see the line above
+                storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
             elif not (trial.state is TrialState.FAIL and trial.user_attrs.get(INTERRUPTED)):
                 continue
             if trial.number in retried:
@@ -122,10 +125,8 @@ class OptunaEngine(Engine):
     @staticmethod
     def discard_study(storage: str, study_name: str) -> None:
         """Delete a study (for --overwrite); no error if it does not exist."""
-        try:
+        with contextlib.suppress(KeyError):
             optuna.delete_study(study_name=study_name, storage=open_storage(storage))
-        except KeyError:
-            pass
 
     def _retried(self, trials: list[optuna.trial.FrozenTrial]) -> set[int]:
         return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}

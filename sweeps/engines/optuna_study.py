@@ -72,7 +72,7 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     try:
         return optuna.samplers.GPSampler(seed=seed)
     except ImportError as exc:
-        raise SweepsError(f"the gp sampler needs PyTorch ({exc}); pip install 'sweeps[gp]' "
+        raise SweepsError(f"the gp sampler needs PyTorch ({exc}); pip install 'keras-sweeps[gp]' "
                           "or choose another sampler") from None
 
 

@@ -2,6 +2,7 @@
 
 Validation happens here, once, before anything is trained or logged; errors are
 :class:`SpecError` naming the file, the key path, what was expected and what was found.
+Every number must be finite and within the bounds below (README, "Sweep specs").
 """
 
 from __future__ import annotations
@@ -36,13 +37,21 @@ from sweeps.spec._model import (
     ParamOverride,
     ScheduleSpec,
     SweepSpec,
-    TrackingSpec,
     TaskKind,
+    TrackingSpec,
     TrainingSpec,
     TunerKind,
     TunerSpec,
 )
-from sweeps.spec._reader import MISSING, Node, Origin, describe, suggestion
+from sweeps.spec._reader import (
+    MISSING,
+    Node,
+    Origin,
+    describe,
+    is_non_finite,
+    read_yaml,
+    suggestion,
+)
 
 __all__ = ["BUNDLED_DIR", "DATASETS", "bundled_specs", "load_spec", "parse_spec",
            "parse_spec_dict", "parse_param"]
@@ -60,6 +69,22 @@ ENTRY_POINT_GROUP = "sweeps.hypermodels"
 SAMPLERS = ("tpe", "random", "gp", "cmaes", "nsga2")
 PRUNERS = ("hyperband", "median", "successive_halving", "none")
 _DEFAULT_MAX_TRIALS = 20
+
+# Bounds on what a spec may ask for, each kept here only; an error names the bound it broke.
+# They are far above any sensible sweep, and stop a typo (or a hostile file) from asking for
+# a billion epochs, a batch larger than memory, or a YAML document that expands without end.
+MAX_SPEC_BYTES = 1 << 20  #: spec text, checked before it is parsed
+MAX_YAML_ALIASES = 100  #: uses of ``*alias`` in one spec
+MAX_YAML_NODES = 100_000  #: YAML nodes, every alias counted at its expanded size
+MAX_EPOCHS = 100_000  #: training.max_epochs and early_stopping.patience
+MAX_BATCH_SIZE = 1 << 20  #: training.batch_size
+MAX_TRIALS = 100_000  #: every tuner integer: max_trials, num_initial_points, factor, ...
+MAX_CHOICES = 10_000  #: values of one ``choice`` hyperparameter
+MAX_SEED = 2**31 - 1  #: trial n uses seed + n, which must stay a 32-bit seed
+MAX_INTEGER = 10**12  #: |n| of every other integer: search-space values and steps, subset, ...
+#: |x| of every other float: search-space values and steps, alpha, min_delta, ... Well inside
+#: float32 (Keras's dtype, up to 3.4e38), yet loose enough for a learning rate meant to diverge.
+MAX_MAGNITUDE = 1e30
 
 
 def _has(module: str) -> bool:
@@ -88,21 +113,41 @@ def load_spec(ref: str, overrides: Sequence[str] = ()) -> SweepSpec:
             )
         path, source = bundled[ref], f"{ref}.yaml (bundled)"
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)  # bounded: a huge file is refused unread
     except OSError as exc:
         raise SpecError(source, "", f"cannot read the file: {exc.strerror or exc}") from None
+    _check_size(len(data), source)
+    try:
+        text = data.decode("utf-8-sig")  # a BOM (some Windows editors write one) is dropped
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError(source, "", f"not UTF-8 text: expected UTF-8, got byte "
+                                    f"0x{data[exc.start]:02x} at byte offset {exc.start} "
+                                    f"(line {line}); save the file as UTF-8") from None
     return parse_spec(text, source, overrides, default_name=path.stem)
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(source, "", f"expected a spec of at most {MAX_SPEC_BYTES} bytes "
+                                    "(1 MiB), got more")
 
 
 def parse_spec(
     text: str, source: str, overrides: Sequence[str] = (), *, default_name: str = "sweep"
 ) -> SweepSpec:
+    _check_size(len(text), source)  # characters: never more than the bytes they came from
+    origin = Origin(source)
     try:
-        raw = yaml.safe_load(text)
+        raw = read_yaml(text, origin, max_aliases=MAX_YAML_ALIASES, max_nodes=MAX_YAML_NODES)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # its str() spans two lines
+            where, problem = "", (f"character #x{exc.character:04x} at offset "
+                                  f"{exc.position} is not allowed in YAML")
         raise SpecError(source, "", f"not valid YAML{where}: {problem}") from None
     return parse_spec_dict({} if raw is None else raw, source, overrides,
                            default_name=default_name)
@@ -139,8 +184,10 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise SpecError(origin.source, "", f"--set expects dotted.key=value, got \"{text}\"")
+    origin.overrides[key] = text  # first: errors in the value itself name the --set too
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = read_yaml(value_text, origin, at=key, max_aliases=MAX_YAML_ALIASES,
+                          max_nodes=MAX_YAML_NODES) if value_text.strip() else None
     except yaml.YAMLError:
         value = value_text  # not YAML: take it as the plain string the user typed
     parts = key.split(".")
@@ -157,7 +204,6 @@ def _apply_override(raw: dict[str, Any], text: str, origin: Origin) -> None:
                             f"--set {text}: {prefix} is {describe(child)}, not a mapping")
         node = child
     node[parts[-1]] = value
-    origin.overrides[key] = text
 
 
 def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSpec:
@@ -173,7 +219,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
     training = _training(root.child("training"))
-    seed = root.integer("seed", 0, minimum=0)
+    seed = root.integer("seed", 0, minimum=0, maximum=MAX_SEED)
     tracking_node = root.child("tracking")
     tracking = TrackingSpec(
         experiment=tracking_node.string("experiment", name),
@@ -241,7 +287,8 @@ def _data(node: Node, arrays: Any) -> DataSpec:
                                      exclusive_minimum=True),
         test_split=None if test_split is None else node.number(
             "test_split", minimum=0.0, maximum=0.5, exclusive_minimum=True),
-        subset=node.integer("subset", None, minimum=20, nullable=True),
+        subset=node.integer("subset", None, minimum=20, maximum=MAX_INTEGER,
+                            nullable=True),
         shuffle=node.boolean("shuffle", name not in _IDX_DATASETS),
         arrays=arrays, digest=_digest(arrays) if arrays is not None else None,
         **values,
@@ -297,7 +344,7 @@ def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Mapping[str, Para
         options = {}
         for key, default in cls.default_options.items():
             found = options_node.raw(key, default)
-            if type(found) is not type(default):
+            if type(found) is not type(default) or is_non_finite(found):
                 options_node.fail(key, f"expected {type(default).__name__} like the default "
                                        f"{describe(default)}, got {describe(found)}")
             options[key] = found
@@ -344,7 +391,7 @@ def _check_module(node: Node, module: str) -> None:
 
 
 def _qualified_name(obj: Any) -> str:
-    target = obj if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__") \
+    target = obj if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")) \
         else type(obj)
     return f"{target.__module__}:{target.__qualname__}"
 
@@ -392,6 +439,7 @@ def _param(parent: Node, key: str, default: Param | None) -> Param:
         if isinstance(value, (list, type(None))):
             parent.fail(key, "expected a mapping with `type` (int, float, choice, fixed) or a "
                              f"single fixed value, got {describe(value)}")
+        _check_value(parent, key, value)
         return FixedParam(value)
     merged = dict(value)
     if "type" not in merged and default is not None:
@@ -401,9 +449,9 @@ def _param(parent: Node, key: str, default: Param | None) -> Param:
     kind = node.string("type", choices=("int", "float", "choice", "fixed"))
     param: Param
     if kind == "int":
-        low = node.integer("min")
-        high = node.integer("max")
-        step = node.integer("step", 1, minimum=1)
+        low = _check_value(node, "min", node.integer("min"))
+        high = _check_value(node, "max", node.integer("max"))
+        step = node.integer("step", 1, minimum=1, maximum=MAX_INTEGER)
         log = node.boolean("log", False)
         if high < low:
             node.fail("max", f"expected an integer >= min ({low}), got {describe(high)}")
@@ -413,12 +461,12 @@ def _param(parent: Node, key: str, default: Param | None) -> Param:
             node.fail("step", f"expected no step (1) when log is true, got {describe(step)}")
         param = IntParam(low, high, step, log)
     elif kind == "float":
-        low = node.number("min")
-        high = node.number("max")
+        low = node.number("min", minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
+        high = node.number("max", minimum=-MAX_MAGNITUDE, maximum=MAX_MAGNITUDE)
         log = node.boolean("log", False)
         step = None
         if node.raw("step", None) is not None:
-            step = node.number("step", minimum=0, exclusive_minimum=True)
+            step = node.number("step", minimum=0, maximum=MAX_MAGNITUDE, exclusive_minimum=True)
         if high < low:
             node.fail("max", f"expected a number >= min ({low}), got {describe(high)}")
         if log and low <= 0:
@@ -432,12 +480,28 @@ def _param(parent: Node, key: str, default: Param | None) -> Param:
         if not isinstance(values, list) or not values or any(
             isinstance(v, (list, Mapping)) or v is None for v in values
         ):
-            node.fail("values", f"expected a non-empty list of numbers or strings, got {describe(values)}")
+            node.fail("values", "expected a non-empty list of numbers or strings, "
+                                f"got {describe(values)}")
+        if len(values) > MAX_CHOICES:
+            node.fail("values", f"expected at most {MAX_CHOICES} values, got {len(values)}")
+        for i, choice in enumerate(values):
+            _check_value(node, f"values[{i}]", choice)
         param = ChoiceParam(tuple(values))
     else:
-        param = FixedParam(node.raw("value"))
+        param = FixedParam(_check_value(node, "value", node.raw("value")))
     node.finish()
     return param
+
+
+def _check_value(node: Node, key: str, value: Any) -> Any:
+    """A search-space value (a bound, a choice, a fixed value): a finite number within
+    ``MAX_INTEGER`` or ``MAX_MAGNITUDE``, or anything else that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    limit = MAX_INTEGER if isinstance(value, int) else MAX_MAGNITUDE
+    if is_non_finite(value) or abs(value) > limit:
+        node.fail(key, f"expected a finite number with |x| <= {limit:g}, got {describe(value)}")
+    return value
 
 
 _TUNER_SETTINGS: dict[TunerKind, dict[str, tuple[str, Any]]] = {
@@ -466,18 +530,19 @@ def _tuner(node: Node) -> TunerSpec:
             elif rule == "str?":
                 values[key] = sub.string(key, default, nullable=True)
             elif rule == "pos":
-                values[key] = sub.number(key, default, minimum=0, exclusive_minimum=True)
+                values[key] = sub.number(key, default, minimum=0, maximum=MAX_MAGNITUDE,
+                                         exclusive_minimum=True)
             else:
                 values[key] = sub.integer(key, default, minimum=2 if rule == "int2" else 1,
-                                          nullable=rule == "int?")
+                                          maximum=MAX_TRIALS, nullable=rule == "int?")
         sub.finish()
         settings[tuner_kind] = values
     if kind is TunerKind.OPTUNA and settings[kind]["sampler"] == "gp" and not _has("torch"):
         node.fail("optuna.sampler", "expected a sampler whose needs are installed: gp needs "
-                                    "PyTorch (pip install 'sweeps[gp]'); got \"gp\"")
+                                    "PyTorch (pip install 'keras-sweeps[gp]'); got \"gp\"")
     # `tuner.max_trials` (what --max-trials sets) applies to whichever kind runs.
     if node.has("max_trials"):
-        settings[kind]["max_trials"] = node.integer("max_trials", minimum=1)
+        settings[kind]["max_trials"] = node.integer("max_trials", minimum=1, maximum=MAX_TRIALS)
     else:
         node.raw("max_trials", None)
     node.finish()
@@ -490,7 +555,8 @@ def _objectives(root: Node, tuner: TunerSpec) -> tuple[ObjectiveSpec, ...]:
     if not isinstance(raw, list):
         return (_objective(root.child("objective")),)
     if not raw:
-        root.fail("objective", "expected a mapping or a non-empty list of mappings, got an empty list")
+        root.fail("objective", "expected a mapping or a non-empty list of mappings, "
+                               "got an empty list")
     objectives = tuple(_objective(Node(item, f"objective[{i}]", root.origin))
                        for i, item in enumerate(raw))
     metrics = [o.metric for o in objectives]
@@ -522,21 +588,21 @@ def _direction(node: Node, metric: str, key: str = "direction") -> Direction:
 
 
 def _training(node: Node) -> TrainingSpec:
-    batch_size = node.integer("batch_size", 128, minimum=1)
-    max_epochs = node.integer("max_epochs", 20, minimum=1)
+    batch_size = node.integer("batch_size", 128, minimum=1, maximum=MAX_BATCH_SIZE)
+    max_epochs = node.integer("max_epochs", 20, minimum=1, maximum=MAX_EPOCHS)
     es = node.child("early_stopping")
     monitor = _metric_name(es, "monitor", es.raw("monitor", "val_loss"))
     early_stopping = EarlyStoppingSpec(
         monitor=monitor, mode=_direction(es, monitor, "mode"),
-        patience=es.integer("patience", 3, minimum=0),
-        min_delta=es.number("min_delta", 0.0, minimum=0.0),
+        patience=es.integer("patience", 3, minimum=0, maximum=MAX_EPOCHS),
+        min_delta=es.number("min_delta", 0.0, minimum=0.0, maximum=MAX_MAGNITUDE),
         restore_best_weights=es.boolean("restore_best_weights", True),
     )
     es.finish()
     sch = node.child("lr_schedule")
     decay_per = sch.string("decay_per", "epoch", choices=("epoch", "steps"))
     if decay_per == "steps":
-        decay_steps = sch.integer("decay_steps", minimum=1)
+        decay_steps = sch.integer("decay_steps", minimum=1, maximum=MAX_INTEGER)
     else:
         decay_steps = sch.raw("decay_steps", None)
         if decay_steps is not None:
@@ -544,7 +610,7 @@ def _training(node: Node) -> TrainingSpec:
                                     f"one epoch's steps are used), got {describe(decay_steps)}")
     schedule = ScheduleSpec(
         decay_per=decay_per, decay_steps=decay_steps,
-        decay_rate=sch.number("decay_rate", 0.5, minimum=0.0),
+        decay_rate=sch.number("decay_rate", 0.5, minimum=0.0, maximum=MAX_MAGNITUDE),
         staircase=sch.boolean("staircase", False),
     )
     sch.finish()
