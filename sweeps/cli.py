@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from sweeps import __version__
+from sweeps.api import OVERRIDES
 from sweeps.compare import add_arguments as add_compare_arguments
 from sweeps.compare import compare
 from sweeps.errors import SpecError, SweepInterrupted, SweepsError
@@ -25,17 +26,8 @@ from sweeps.ui import serve
 
 __all__ = ["main"]
 
-#: Flags that are shorthands for ``--set key=value``.
-_FLAG_KEYS = {
-    "tuner": "tuner.kind",
-    "max_trials": "tuner.max_trials",
-    "max_epochs": "training.max_epochs",
-    "seed": "seed",
-    "data_dir": "data.dir",
-    "tracking_uri": "tracking.uri",
-    "experiment": "tracking.experiment",
-    "storage": "tuner.optuna.storage",
-}
+#: Flags that are shorthands for ``--set key=value``: the Python API's keyword overrides.
+_FLAG_KEYS = OVERRIDES
 
 
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
