@@ -94,6 +94,21 @@ def test_hyperband_sweep_logs_brackets_and_continuations() -> None:
     assert continued.data.tags["sweeps.continues_run_id"] == trials[int(source)].info.run_id
     assert continued.data.tags["sweeps.initial_epoch"] == "1"
     assert continued.data.params == trials[int(source)].data.params
+    # The continued trial resumes its parent's learning-rate schedule rather than restarting
+    # it: lr after n epochs in all is lr0 / (1 + decay_rate * n) (decay per epoch).
+    client = MlflowClient(result.tracking_uri)
+    lr0 = float(continued.data.params["learning_rate"])
+    decay = load_spec("mnist_mlp").training.lr_schedule.decay_rate
+
+    def rates(run):
+        return [m.value for m in sorted(client.get_metric_history(run.info.run_id,
+                                                                   "learning_rate"),
+                                        key=lambda m: m.step)]
+
+    parent_rates, child_rates = rates(trials[int(source)]), rates(continued)
+    assert parent_rates[-1] == pytest.approx(lr0 / (1 + decay * 1), rel=1e-5)
+    assert child_rates == pytest.approx([lr0 / (1 + decay * n) for n in (2, 3)][:len(child_rates)],
+                                        rel=1e-5)
     assert "trial 4/4 [bracket 1 round 1]" in output
     assert "top 4 of 4 completed trials" in output
 

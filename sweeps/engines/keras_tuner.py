@@ -41,9 +41,19 @@ class _HyperModel(kt.HyperModel):
     def __init__(self, builder: Builder) -> None:
         super().__init__(name=builder.name.replace(":", "."))
         self._builder = builder
+        #: Optimizer steps in one epoch; set by the engine once it has the data.
+        self.steps_per_epoch = 0
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        return self._builder.build(hp)
+        model = self._builder.build(hp)
+        initial_epoch = int(hp.values.get("tuner/initial_epoch", 0))
+        if initial_epoch and model.optimizer is not None:
+            # A later Hyperband round continues its parent's weights (keras-tuner loads them
+            # after this build) in a freshly compiled model: without this its learning-rate
+            # schedule would start over. keras-tuner's checkpoint holds weights only, so
+            # Adam's moments do start afresh.
+            model.optimizer.iterations.assign(initial_epoch * self.steps_per_epoch)
+        return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         return self._builder.fit(hp, model, *args, **kwargs)
@@ -182,6 +192,8 @@ class KerasTunerEngine(Engine):
         return min(planned, oracle.max_trials) if oracle.max_trials else planned
 
     def search(self, data: Dataset) -> None:
+        self.tuner.hypermodel.steps_per_epoch = math.ceil(
+            len(data.x_train) / self.spec.training.batch_size)
         try:
             self.tuner.search(callbacks=training_callbacks(self.spec),
                               **fit_arguments(self.spec, data))
