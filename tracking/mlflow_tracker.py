@@ -23,7 +23,6 @@ import yaml
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
 from sweeps.events import (
@@ -40,6 +39,7 @@ from sweeps.trials import TrialRecord
 from tracking import plots
 from tracking import tags as T
 from tracking.queries import trial_row
+from tracking.store import open_client, store_errors
 
 __all__ = ["MlflowTracker"]
 
@@ -80,8 +80,8 @@ class MlflowTracker(SweepObserver):
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        try:
+        self.client = open_client(tracking_uri)  # a new sqlite store safely, beside others
+        with store_errors(tracking_uri):
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
                 try:
@@ -99,9 +99,6 @@ class MlflowTracker(SweepObserver):
                 )
             else:
                 self.experiment_id = found.experiment_id
-        except MlflowException as exc:
-            raise TrackingError(
-                f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None
