@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sweeps import process
-from sweeps.errors import SweepsError
+from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
 from sweeps.state import sweep_id
@@ -39,7 +39,10 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
     with process.preserved():
-        return _work(spec, storage, work_dir, stream, quiet)
+        try:
+            return _work(spec, storage, work_dir, stream, quiet)
+        except TrackingLost as lost:
+            raise lost.error("start the worker again: it joins the sweep") from None
 
 
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,

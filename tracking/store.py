@@ -24,13 +24,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
+from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
 from sweeps.paths import sqlite_path
 
-__all__ = ["open_client", "store_errors", "reason", "CREATION_WAIT_S"]
+__all__ = ["open_client", "store_errors", "is_unavailable", "reason", "CREATION_WAIT_S"]
 
 #: How long a process waits for another one to finish opening (creating) a sqlite store.
 CREATION_WAIT_S = 120.0
@@ -96,6 +96,22 @@ def _is_store_error(exc: BaseException) -> bool:
 
     return isinstance(exc, (MlflowException, SQLAlchemyError, CommandError,
                             requests.RequestException))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store stopped answering (a server down, unreachable or failing
+    after the HTTP client's retries; a database locked or gone) rather than refusing a call."""
+    import requests
+
+    if isinstance(exc, requests.RequestException):  # artifact uploads and downloads
+        return True
+    if not isinstance(exc, MlflowException):
+        return False
+    if exc.error_code == "TEMPORARILY_UNAVAILABLE":  # SQLAlchemy's OperationalError
+        return True
+    # The HTTP client's own failures (refused, reset, timed out, 5xx after its retries) are
+    # plain MlflowExceptions; a server that answered this call raises a RestException.
+    return not isinstance(exc, RestException) and str(exc.message).startswith("API request to")
 
 
 def reason(exc: BaseException) -> str:
