@@ -33,8 +33,9 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
               quiet: bool = True, resume: bool = False, overwrite: bool = False) -> SweepResult:
     """Run ``spec``'s sweep; trial events go to MLflow and to ``stream``.
 
-    State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
-    (continue it, same spec) or ``overwrite`` (start over).
+    State lives in ``work_dir/<name>/<spec hash>``: a spec unlike every stored sweep of its
+    name starts a new sweep; the same spec with state is refused unless ``resume`` (continue
+    it) or ``overwrite`` (start it over).
     """
     with process.preserved():
         session = Session(spec, stream, work_dir)
