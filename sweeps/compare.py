@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_arguments", "compare"]
 
@@ -40,8 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     import mlflow
-    from mlflow.tracking import MlflowClient
 
+    from tracking.store import open_client, store_errors
+
+    uri = args.tracking_uri or mlflow.get_tracking_uri()
+    # A store being created by a sweep is waited for; one that fails is one line, no traceback.
+    client = open_client(uri)
+    with store_errors(uri, "cannot read the MLflow store"):
+        return _compare(args, client)
+
+
+def _compare(args: argparse.Namespace, client: Any) -> int:
     from tracking.queries import find_sweeps
     from tracking.report import (
         DEFAULT_COLUMNS,
@@ -51,7 +61,6 @@ def compare(args: argparse.Namespace) -> int:
         table_rows,
     )
 
-    client = MlflowClient(args.tracking_uri or mlflow.get_tracking_uri())
     sweeps = find_sweeps(client, args.sweeps, args.experiment)
     style = "csv" if args.csv else "markdown" if args.markdown else "text"
     if args.by:

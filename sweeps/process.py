@@ -1,8 +1,9 @@
 """Leaving the caller's process as sweeps found it.
 
 A sweep run from Python (a notebook, a script) changes process-wide settings on its way:
-warning filters, Optuna's log level, keras-tuner's debug switch, the global random
-generators that trials are seeded through, objects frozen out of the garbage collector.
+warning filters, log levels (Optuna's, TensorFlow's, urllib3's), keras-tuner's debug switch,
+MLflow's HTTP retry settings, the global random generators that trials are seeded through,
+objects frozen out of the garbage collector.
 :func:`preserved` puts each back when the sweep ends, however it ends. Signal handlers are
 restored by :mod:`sweeps.interrupts`.
 """
@@ -18,9 +19,24 @@ import sys
 import warnings
 from collections.abc import Iterator
 
-#: Environment settings a sweep runs under (MLflow reads them at the call): no progress bars
-#: for the few artifacts a sweep reads back. Restored afterwards.
-_SWEEP_ENV = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+#: Environment settings a sweep runs under (MLflow reads them at each call), unless the caller
+#: set them: no progress bars for the few artifacts a sweep reads back; and bounded retries
+#: for a tracking server that stops answering. MLflow's defaults (7 retries with a backoff
+#: factor of 2, 120 s per attempt) kept a sweep waiting for 14 minutes and more; with these a
+#: server that refuses connections is given up after about 15 s (retries after 0, 4 and 8 s,
+#: enough to ride out a restart) and one that accepts but never answers after at most 4 x 20
+#: + 15 s, and the sweep stops with one line (sweeps.errors.TrackingLost). Restored afterwards.
+_SWEEP_ENV = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+#: Loggers that only their errors get through while a sweep runs. TensorFlow warns "triggered
+#: tf.function retracing" when trial after trial builds a new model: expected in a sweep.
+#: urllib3 warns at every retry of MLflow's HTTP client ("Retrying (Retry(total=2, ...)) after
+#: connection broken by ..."): a server that stopped answering is reported once, by sweeps.
+_QUIET_LOGGERS = ("tensorflow", "urllib3")
 
 __all__ = ["preserved"]
 
@@ -31,11 +47,9 @@ def preserved() -> Iterator[None]:
     numpy_random = _numpy_state()
     optuna_level = _optuna_verbosity()
     kt_debug = _kt_debug()
-    # TensorFlow warns "triggered tf.function retracing" when trial after trial builds a new
-    # model: expected in a sweep, so only its errors are shown meanwhile.
-    tf_logger = logging.getLogger("tensorflow")
-    tf_level = tf_logger.level
-    tf_logger.setLevel(max(tf_level, logging.ERROR))
+    loggers = {logger: logger.level for logger in map(logging.getLogger, _QUIET_LOGGERS)}
+    for logger, level in loggers.items():
+        logger.setLevel(max(level, logging.ERROR))
     saved_env = {key: os.environ.get(key) for key in _SWEEP_ENV}
     for key, value in _SWEEP_ENV.items():
         os.environ.setdefault(key, value)
@@ -43,7 +57,8 @@ def preserved() -> Iterator[None]:
         try:
             yield
         finally:
-            tf_logger.setLevel(tf_level)
+            for logger, level in loggers.items():
+                logger.setLevel(level)
             for key, old in saved_env.items():
                 if old is None:
                     os.environ.pop(key, None)

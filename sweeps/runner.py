@@ -12,6 +12,7 @@ from typing import TextIO
 
 from sweeps import process
 from sweeps.backend import load_backend
+from sweeps.errors import TrackingLost
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
 from sweeps.spec import SweepSpec, TunerKind
 from sweeps.state import SweepState, prepare_state
@@ -32,19 +33,24 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
               quiet: bool = True, resume: bool = False, overwrite: bool = False) -> SweepResult:
     """Run ``spec``'s sweep; trial events go to MLflow and to ``stream``.
 
-    State lives in ``work_dir/<name>``; an existing sweep is refused unless ``resume``
-    (continue it, same spec) or ``overwrite`` (start over).
+    State lives in ``work_dir/<name>/<spec hash>``: a spec unlike every stored sweep of its
+    name starts a new sweep; the same spec with state is refused unless ``resume`` (continue
+    it) or ``overwrite`` (start it over).
     """
     with process.preserved():
         session = Session(spec, stream, work_dir)
         state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
         try:
             return _run(session, state, replaced, work_dir, quiet)
-        except BaseException:
-            if not state.resumed and state.sweep_run_id is None:
+        except BaseException as exc:
+            started = state.resumed or state.sweep_run_id is not None
+            if not started:
                 # Failed before the sweep's run existed: leave no state that would make the
                 # next attempt ask for --resume or --overwrite.
                 shutil.rmtree(state.directory, ignore_errors=True)
+            if isinstance(exc, TrackingLost):
+                raise exc.error("run the same command with --resume" if started
+                                else "run the same command again") from None
             raise
 
 

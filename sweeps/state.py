@@ -2,9 +2,12 @@
 
 A sweep is identified by its name plus a hash of the resolved spec (less what does not
 change its results: description, tracking, data.dir, the Optuna storage URL). Its state
-lives in ``<work_dir>/<name>/``: ``sweep.json`` (identity, spec, MLflow sweep run id) and
-the engine's own files. ``sweep.json`` is written atomically (temp file, then rename), so a
-kill mid-write leaves the previous version.
+lives in ``<work_dir>/<name>/<hash>/``: ``sweep.json`` (identity, spec, MLflow sweep run id)
+and the engine's own files. So one spec name may hold several sweeps (``--tuner random``
+and then ``--tuner bayesian``, a longer ``max_epochs``), each resumed or overwritten on its
+own. ``sweep.json`` is written atomically (temp file, then rename), so a kill mid-write
+leaves the previous version. State written before this layout, ``<work_dir>/<name>/
+sweep.json`` with the engine's files beside it, is still found and resumed where it is.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 from sweeps.errors import SweepsError
 from sweeps.spec import SweepSpec
 
-__all__ = ["SweepState", "prepare_state", "identity", "spec_changes", "sweep_id", "write_atomic"]
+__all__ = ["SweepState", "prepare_state", "identity", "spec_changes", "spec_hash", "sweep_id",
+           "write_atomic"]
 
 _NOT_IDENTITY = (("description",), ("tracking",), ("data", "dir"), ("tuner", "optuna", "storage"))
 STATE_FILE = "sweep.json"
@@ -42,10 +46,15 @@ def _hash(ident: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def spec_hash(spec: SweepSpec) -> str:
+    """The hash of the sweep's identity: its state folder's name under ``<work_dir>/<name>``."""
+    return _hash(identity(spec))
+
+
 def sweep_id(spec: SweepSpec) -> str:
     """``<name>-<hash>``: the same for every process running the same sweep (the Optuna
     study name)."""
-    return f"{spec.name}-{_hash(identity(spec))}"
+    return f"{spec.name}-{spec_hash(spec)}"
 
 
 def spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -104,35 +113,84 @@ def _load(directory: Path) -> SweepState | None:
                           "--overwrite to start this sweep over") from None
 
 
+def _stored(root: Path) -> dict[str, SweepState]:
+    """Every readable sweep state of one spec name, by identity hash (an old-layout state in
+    ``root`` itself included); unreadable ones are another identity's concern."""
+    found: dict[str, SweepState] = {}
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for directory in [*folders, root]:  # the per-identity folders first
+        try:
+            state = _load(directory)
+        except SweepsError:
+            continue
+        if state is not None:
+            found.setdefault(state.spec_hash, state)
+    return found
+
+
+def _discard(state: SweepState) -> None:
+    """Remove a sweep's state and nothing else: an old-layout state shares its folder with
+    the per-identity folders of the name's other sweeps."""
+    if state.directory.name == state.spec_hash:
+        shutil.rmtree(state.directory)
+        return
+    for entry in state.directory.iterdir():
+        if entry.is_dir() and (entry / STATE_FILE).exists():
+            continue  # another sweep of this name
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _no_such_sweep(spec: SweepSpec, root: Path, ident: dict[str, Any],
+                   stored: dict[str, SweepState]) -> SweepsError:
+    """What --resume says when no stored sweep of this name has this spec: how each differs."""
+    if not stored:
+        return SweepsError(f"nothing to resume: no state for sweep {spec.name!r} in {root}")
+    differences = sorted(((spec_changes(state.spec, ident), state) for state in stored.values()),
+                         key=lambda pair: (len(pair[0]), pair[1].created))  # closest first
+    shown = [f"{'; '.join(changes)} ({state.directory}, started {state.created})"
+             for changes, state in differences[:3]]
+    more = f" | and {len(differences) - 3} more" if len(differences) > 3 else ""
+    return SweepsError(
+        f"cannot --resume sweep {spec.name!r}: no stored sweep of that name has this spec; "
+        f"the stored ones differ from it in: {' | '.join(shown)}{more}; run one as it was to "
+        "resume it, or leave out --resume to start a new sweep with this spec"
+    )
+
+
 def prepare_state(spec: SweepSpec, work_dir: Path, *, resume: bool,
                   overwrite: bool) -> tuple[SweepState, SweepState | None]:
     """The state to run ``spec`` under, and the state it replaces (for ``--overwrite``).
 
-    Refuses to start over existing state unless ``resume`` (same spec only) or ``overwrite``.
+    A spec that differs from every stored sweep of its name starts a new sweep; the same
+    spec with state is refused unless ``resume`` (continue it) or ``overwrite`` (discard it,
+    and only it, and start over). ``resume`` with no sweep of this spec is refused, listing
+    how the stored ones differ.
     """
-    directory = work_dir / spec.name
+    root = work_dir / spec.name
     ident = identity(spec)
     new_hash = _hash(ident)
-    saved = _load(directory)
+    directory = root / new_hash
+    saved = None if overwrite else _load(directory)  # an unreadable one: --overwrite only
+    stored = _stored(root)
+    saved = saved or stored.get(new_hash)
     if saved is not None and not overwrite:
         if not resume:
             run = f", MLflow run {saved.sweep_run_id}" if saved.sweep_run_id else ""
             raise SweepsError(
-                f"sweep {spec.name!r} already has state in {directory} (started "
-                f"{saved.created}{run}); add --resume to continue it, or --overwrite to "
-                "start it over"
-            )
-        if saved.spec_hash != new_hash:
-            changes = "; ".join(spec_changes(saved.spec, ident))
-            raise SweepsError(
-                f"cannot --resume sweep {spec.name!r}: its spec changed since it started "
-                f"({changes}); run it as it was, or use --overwrite to start over"
+                f"sweep {spec.name!r} with this spec already has state in {saved.directory} "
+                f"(started {saved.created}{run}); add --resume to continue it, or "
+                "--overwrite to start it over"
             )
         saved.resumed = True
         return saved, None
-    if saved is None and resume:
-        raise SweepsError(f"nothing to resume: no state for sweep {spec.name!r} in {directory}")
-    if directory.exists():  # replaced state, or a start killed before sweep.json was written
+    if resume:
+        raise _no_such_sweep(spec, root, ident, stored)
+    if saved is not None:
+        _discard(saved)
+    if directory.exists():  # unreadable state, or a start killed before sweep.json was written
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     state = SweepState(directory=directory, name=spec.name, spec_hash=new_hash, spec=ident,

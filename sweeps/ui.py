@@ -63,8 +63,10 @@ def serve(args: argparse.Namespace) -> int:
 
     from sweeps import interrupts
     from sweeps.errors import SweepsError
+    from tracking.store import open_client
 
     uri = args.tracking_uri or mlflow.get_tracking_uri()
+    open_client(uri)  # a new sqlite store is created here, safely, not by the server beside a sweep
     try:
         proc, url = start_ui(uri, args.host, args.port)
     except RuntimeError as exc:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TextIO
 
 from sweeps import process
-from sweeps.errors import SweepsError
+from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
-from sweeps.state import sweep_id
+from sweeps.state import spec_hash, sweep_id
 
 __all__ = ["run_worker"]
 
@@ -39,7 +39,10 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
     with process.preserved():
-        return _work(spec, storage, work_dir, stream, quiet)
+        try:
+            return _work(spec, storage, work_dir, stream, quiet)
+        except TrackingLost as lost:
+            raise lost.error("start the worker again: it joins the sweep") from None
 
 
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
@@ -51,7 +54,7 @@ def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
     # Every worker keeps trial weights under the same --work-dir: on one machine, or on a
     # shared filesystem, the founder can then evaluate the best trial on the test set.
     engine = OptunaEngine(spec, session.builder, session.declared, session.observer,
-                          work_dir / spec.name / "workers", storage=storage,
+                          work_dir / spec.name / spec_hash(spec) / "workers", storage=storage,
                           study_name=sweep_id(spec), worker=True)
     with session.guarded():
         session.started(engine, join_run_id=None if engine.created else _wait_for_sweep_run(engine))

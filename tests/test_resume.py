@@ -62,6 +62,12 @@ def _epochs_logged(db: Path, run_name: str) -> int:
     return row[0]
 
 
+def state_dir(work_dir: str = ".sweeps") -> Path:
+    """The one sweep state folder of mnist_mlp: ``<work_dir>/mnist_mlp/<spec hash>``."""
+    (found,) = Path(work_dir, "mnist_mlp").glob("*/sweep.json")
+    return found.parent
+
+
 def resume(tuner: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(sweeps_cmd(tuner, "--resume"), capture_output=True, text=True,
                           env=env(), timeout=600)
@@ -107,7 +113,7 @@ def test_optuna_sweep_killed_mid_trial_resumes_and_reruns_it(tracking_uri: str) 
     kill_during_trial("optuna", 3)
     resume("optuna")
     killed = check_resumed_store(tracking_uri)
-    state = json.loads(Path(".sweeps/mnist_mlp/sweep.json").read_text())
+    state = json.loads((state_dir() / "sweep.json").read_text())
     study = optuna.load_study(study_name=f"mnist_mlp-{state['spec_hash']}",
                               storage="sqlite:///optuna.db")
     states = [t.state.name for t in study.trials]
@@ -122,25 +128,70 @@ def test_optuna_sweep_killed_mid_trial_resumes_and_reruns_it(tracking_uri: str) 
 
 def test_resume_repairs_keras_tuner_state_cut_mid_write(tracking_uri: str) -> None:
     kill_during_trial("random", 3)
-    oracle = Path(".sweeps/mnist_mlp/keras_tuner/oracle.json")
+    oracle = state_dir() / "keras_tuner" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])  # what a kill mid-write leaves
     out = resume("random").stdout
     assert "note: keras-tuner's state was cut mid-write (oracle.json); rolled back" in out
     check_resumed_store(tracking_uri)
 
 
-def test_existing_state_needs_resume_or_overwrite(tracking_uri: str) -> None:
-    quick = ["tuner.kind=random", "tuner.max_trials=1", "training.max_epochs=1",
-             "data.subset=300", "search_space.units={min: 16, max: 16}"]
-    first = run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"), stream=io.StringIO())
-    with pytest.raises(SweepsError, match=r"already has state in \.sweeps/mnist_mlp .*add --resume"):
-        run_sweep(load_spec("mnist_mlp", quick), work_dir=Path(".sweeps"))
-    changed = load_spec("mnist_mlp", [*quick, "training.max_epochs=2"])
-    with pytest.raises(SweepsError, match=r"its spec changed since it started \(training\.max_epochs: 1 -> 2\)"):
-        run_sweep(changed, work_dir=Path(".sweeps"), resume=True)
+QUICK = ["tuner.kind=random", "tuner.max_trials=1", "training.max_epochs=1", "data.subset=300",
+         "search_space.units={min: 16, max: 16}"]
+
+
+def quick(*extra: str, work_dir: str = ".sweeps", **flags: bool):
+    return run_sweep(load_spec("mnist_mlp", [*QUICK, *extra]), work_dir=Path(work_dir),
+                     stream=io.StringIO(), **flags)
+
+
+def sweep_runs(tracking_uri: str) -> dict[str, object]:
+    return {r.info.run_id: r for r in trial_runs(tracking_uri)
+            if r.data.tags["sweeps.kind"] == "sweep"}
+
+
+def test_one_spec_two_engines_are_two_sweeps_each_resumed_or_overwritten_alone(
+        tracking_uri: str) -> None:
+    random = quick()
+    bayesian = quick("tuner.kind=bayesian")  # no flag: a spec unlike any stored one is new
+    dirs = sorted(p.parent for p in Path(".sweeps/mnist_mlp").glob("*/sweep.json"))
+    assert len(dirs) == 2 and all(len(d.name) == 12 for d in dirs)
+    runs = sweep_runs(tracking_uri)
+    assert set(runs) == {random.sweep_run_id, bayesian.sweep_run_id}
+    assert {r.info.status for r in runs.values()} == {"FINISHED"}
+    assert {r.data.tags["sweeps.tuner"] for r in runs.values()} == {"random", "bayesian"}
+
+    with pytest.raises(SweepsError, match=r"sweep 'mnist_mlp' with this spec already has state "
+                                          r"in \.sweeps/mnist_mlp/[0-9a-f]{12} .*add --resume"):
+        quick()
+    with pytest.raises(SweepsError, match=(
+            r"cannot --resume sweep 'mnist_mlp': no stored sweep of that name has this spec; "
+            r"the stored ones differ from it in: training\.max_epochs: 1 -> 2 \(\.sweeps/"
+            r"mnist_mlp/[0-9a-f]{12}, started [^)]*\) \| .*tuner\.kind: \"bayesian\" -> "
+            r"\"random\".*; run one as it was to resume it, or leave out --resume")):
+        quick("training.max_epochs=2", resume=True)
     with pytest.raises(SweepsError, match="nothing to resume"):
-        run_sweep(load_spec("mnist_mlp", quick), work_dir=Path("elsewhere"), resume=True)
-    again = run_sweep(changed, work_dir=Path(".sweeps"), overwrite=True, stream=io.StringIO())
-    assert again.sweep_run_id != first.sweep_run_id
-    parents = [r for r in trial_runs(tracking_uri) if r.data.tags["sweeps.kind"] == "sweep"]
-    assert {r.info.status for r in parents} == {"FINISHED"} and len(parents) == 2
+        quick(work_dir="elsewhere", resume=True)
+    assert quick(resume=True).sweep_run_id == random.sweep_run_id  # finished: nothing to add
+
+    bayesian_dir = next(p.parent for p in Path(".sweeps/mnist_mlp").glob("*/sweep.json")
+                        if json.loads(p.read_text())["sweep_run_id"] == bayesian.sweep_run_id)
+    bayesian_files = {p: p.read_bytes() for p in bayesian_dir.rglob("*") if p.is_file()}
+    again = quick(overwrite=True)  # discards the random sweep's state only
+    assert again.sweep_run_id not in (random.sweep_run_id, bayesian.sweep_run_id)
+    assert len(list(Path(".sweeps/mnist_mlp").glob("*/sweep.json"))) == 2
+    assert {p: p.read_bytes() for p in bayesian_dir.rglob("*") if p.is_file()} == bayesian_files
+    assert {r.info.status for r in sweep_runs(tracking_uri).values()} == {"FINISHED"}
+
+
+def test_state_of_the_old_layout_is_still_resumed(tracking_uri: str) -> None:
+    first = quick(work_dir="old")
+    folder = state_dir("old")  # moved to where state lived before: old/mnist_mlp/sweep.json
+    for entry in folder.iterdir():
+        entry.rename(folder.parent / entry.name)
+    folder.rmdir()
+    with pytest.raises(SweepsError, match=r"already has state in old/mnist_mlp \("):
+        quick(work_dir="old")
+    other = quick("training.max_epochs=2", work_dir="old")  # a new sweep beside it
+    assert quick(work_dir="old", resume=True).sweep_run_id == first.sweep_run_id
+    assert other.sweep_run_id != first.sweep_run_id
+    assert {r.info.status for r in sweep_runs(tracking_uri).values()} == {"FINISHED"}

@@ -164,7 +164,8 @@ def test_optuna_sweep_has_the_same_layout_with_pruned_trials_marked() -> None:
 def _state_hash() -> str:
     import json
 
-    return json.loads(Path(".sweeps/mnist_mlp/sweep.json").read_text())["spec_hash"]
+    (state,) = Path(".sweeps/mnist_mlp").glob("*/sweep.json")  # .sweeps/<name>/<hash>/
+    return json.loads(state.read_text())["spec_hash"]
 
 
 def test_optuna_multi_objective_tags_the_pareto_front() -> None:

@@ -10,22 +10,22 @@ curves). Runs are ended by :meth:`MlflowTracker.end_open_runs` whatever happens,
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
-from sweeps.errors import TrackingError
+from sweeps.errors import TrackingError, TrackingLost
 from sweeps.events import (
     EpochEnded,
     ModelBuilt,
@@ -40,6 +40,7 @@ from sweeps.trials import TrialRecord
 from tracking import plots
 from tracking import tags as T
 from tracking.queries import trial_row
+from tracking.store import is_unavailable, open_client, reason, store_errors
 
 __all__ = ["MlflowTracker"]
 
@@ -51,6 +52,30 @@ _RUN_STATUS = {
     TrialStatus.PRUNED: "FINISHED",  # pruning is a normal end; the trial_status tag tells
     TrialStatus.KILLED: "KILLED",
 }
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _recording(method: _Method) -> _Method:
+    """For the tracker's event handlers: a store that stops answering (after MLflow's bounded
+    retries, see sweeps.process) raises :class:`TrackingLost`, which stops the sweep with the
+    trial unfinished, so ``--resume`` runs it again; later events raise it at once."""
+
+    @functools.wraps(method)
+    def handler(self: MlflowTracker, *args: Any, **kwargs: Any) -> Any:
+        if self.lost is not None:
+            raise self.lost
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            _log.info("the MLflow store stopped answering", exc_info=exc)  # the detail, for -v
+            self.lost = self._lost(exc)
+            raise self.lost from None
+
+    return handler  # type: ignore[return-value]
 
 
 def _now_ms() -> int:
@@ -80,8 +105,8 @@ class MlflowTracker(SweepObserver):
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        try:
+        self.client = open_client(tracking_uri)  # a new sqlite store safely, beside others
+        with store_errors(tracking_uri):
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
                 try:
@@ -99,9 +124,6 @@ class MlflowTracker(SweepObserver):
                 )
             else:
                 self.experiment_id = found.experiment_id
-        except MlflowException as exc:
-            raise TrackingError(
-                f"cannot use the MLflow store {tracking_uri}: {exc.message}") from None
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None
@@ -115,8 +137,18 @@ class MlflowTracker(SweepObserver):
         self._counts: dict[TrialStatus, int] = defaultdict(int)
         #: On resume: the trials finished before, as read back from MLflow.
         self.previous_records: list[TrialRecord] = []
+        #: Set once the store stopped answering: nothing more is sent to it.
+        self.lost: TrackingLost | None = None
+        self._last_trial: int | None = None  # the number of the last trial whose run ended
+
+    def _lost(self, exc: Exception) -> TrackingLost:
+        server = self.tracking_uri.startswith(("http://", "https://"))
+        store = (f"the MLflow tracking server at {self.tracking_uri}" if server
+                 else f"the MLflow store {self.tracking_uri}")
+        return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
 
     # -- sweep -------------------------------------------------------------------------
+    @_recording
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
         self._objective = spec.objective.metric
@@ -190,13 +222,17 @@ class MlflowTracker(SweepObserver):
                 self._trial_numbers[trial_id] = int(child.data.tags[T.TRIAL_NUMBER])
                 self._counts[TrialStatus(status)] += 1
                 self.previous_records.append(_record_of(child, self._objective))
+        if self.previous_records:
+            self._last_trial = max(r.number for r in self.previous_records)
         resumes = int(run.data.tags.get(T.RESUMES, "0")) + 1
         self.client.set_tag(run_id, T.RESUMES, str(resumes))
 
     def _check_sweep_run(self, run_id: str) -> Any:
         try:
             run = self.client.get_run(run_id)
-        except MlflowException:
+        except MlflowException as exc:
+            if is_unavailable(exc):
+                raise
             run = None
         if run is None or run.info.experiment_id != self.experiment_id:
             raise TrackingError(
@@ -211,6 +247,7 @@ class MlflowTracker(SweepObserver):
             [self.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run_id}'",
             max_results=50000, order_by=["attributes.start_time ASC"])
 
+    @_recording
     def finished_trials(self) -> list[TrialRecord]:
         """Every trial of the sweep with a final result, whichever process ran it.
 
@@ -238,6 +275,7 @@ class MlflowTracker(SweepObserver):
         """Become the process that ends the sweep run (the worker that claimed its end)."""
         self._parent_open = True
 
+    @_recording
     def sweep_ended(self, event: SweepEnded) -> None:
         assert self.parent_run_id is not None
         run_id = self.parent_run_id
@@ -271,12 +309,15 @@ class MlflowTracker(SweepObserver):
 
             # Read back from the store, like `sweeps compare`: every worker's trials count.
             log_sweep_report(self.client, load_sweep(self.client, self.client.get_run(run_id)))
-        except Exception:  # noqa: BLE001 - a report is not worth failing a finished sweep
+        except Exception as exc:  # a report is not worth failing a finished sweep
+            if is_unavailable(exc):
+                raise
             _log.warning("could not write the sweep report", exc_info=True)
         self.client.set_terminated(run_id, "FINISHED")
         self._parent_open = False
 
     # -- trials ------------------------------------------------------------------------
+    @_recording
     def trial_started(self, event: TrialStarted) -> None:
         assert self.parent_run_id is not None, "trial_started before sweep_started"
         tags = {
@@ -296,6 +337,7 @@ class MlflowTracker(SweepObserver):
         self._open_trials.add(event.trial_id)
         self._history[event.trial_id] = defaultdict(list)
 
+    @_recording
     def model_built(self, event: ModelBuilt) -> None:
         run_id = self._trial_runs[event.trial_id]
         self.client.log_batch(
@@ -306,6 +348,7 @@ class MlflowTracker(SweepObserver):
         )
         self.client.log_text(run_id, event.summary, "model_summary.txt")
 
+    @_recording
     def epoch_ended(self, event: EpochEnded) -> None:
         timestamp = _now_ms()
         history = self._history[event.trial_id]
@@ -314,6 +357,7 @@ class MlflowTracker(SweepObserver):
         self.client.log_batch(self._trial_runs[event.trial_id], metrics=[
             Metric(key, value, timestamp, event.epoch) for key, value in event.metrics.items()])
 
+    @_recording
     def trial_ended(self, event: TrialEnded) -> None:
         run_id = self._trial_runs.get(event.trial_id)
         if run_id is None:  # ended before it started: nothing to close
@@ -342,10 +386,17 @@ class MlflowTracker(SweepObserver):
         self._counts[event.status] += 1
         self.client.set_terminated(run_id, _RUN_STATUS[event.status])
         self._open_trials.discard(event.trial_id)
+        self._last_trial = self._trial_numbers[event.trial_id]
 
     # -- ending, whatever happened -----------------------------------------------------
     def end_open_runs(self, status: TrialStatus) -> None:
-        """End every run still open as ``status`` (KILLED on Ctrl-C, FAILED on errors)."""
+        """End every run still open as ``status`` (KILLED on Ctrl-C, FAILED on errors).
+
+        Not once the store stopped answering: each call would wait out MLflow's retries
+        again. Those runs stay RUNNING until ``--resume`` ends them as KILLED.
+        """
+        if self.lost is not None:
+            return
         run_status = _RUN_STATUS[status]
         for trial_id in sorted(self._open_trials):
             run_id = self._trial_runs[trial_id]
