@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweeps import process
 from sweeps.backend import load_backend
-from sweeps.sizing import Sized, measure_models
+from sweeps.sizing import TYPICAL_DRAWS, Sized, measure_models
 from sweeps.spec import SweepSpec, TunerKind
 
 if TYPE_CHECKING:
@@ -64,9 +64,12 @@ class SweepPlan:
         return sum(s.trials * s.trained for s in self.stages)
 
     def seconds(self) -> dict[str, float]:
-        """The trials' wall time if every trial were each measured model (by its label)."""
+        """The trials' wall time if every trial were each measured model (by its label),
+        and a model of the typical size."""
+        typical = self.sized.typical()
+        models = [*self.sized.models, *([typical] if typical else [])]
         return {m.label: sum(s.trials * m.trial_s(s.trained) for s in self.stages)
-                for m in self.sized.models}
+                for m in models}
 
 
 def hyperband_schedule(max_epochs: int, factor: int, iterations: int,
@@ -215,10 +218,13 @@ def format_plan(plan: SweepPlan) -> str:
     if len(seconds) == 1:
         estimate = f"about {_duration(next(iter(seconds.values())))}"
     else:
-        low, high = sorted(seconds.values())  # on tiny data, timing noise may swap them
-        estimate = (f"{_duration(low)} to {_duration(high)}, about "
-                    f"{_duration((low + high) / 2)}\n  (every trial as fast as the smallest "
-                    "or the largest model, and halfway)")
+        low, high = sorted((seconds["smallest"], seconds["largest"]))  # noise may swap them
+        typical = plan.sized.typical()
+        assert typical is not None
+        estimate = (f"about {_duration(seconds['typical'])}, from {_duration(low)} to "
+                    f"{_duration(high)}\n  (every trial of the typical size, "
+                    f"{typical.param_count:,} params: the mean of {TYPICAL_DRAWS} random "
+                    "configurations;\n  every trial the smallest; every trial the largest)")
     lines.append(f"estimated wall time of the trials: {estimate}")
     lines.append("  training only, timed on 3 epochs here and scaled to the data; at most, as "
                  "the epochs are.\n  Not counted: start-up, each trial's MLflow logging and "

@@ -3,8 +3,9 @@
 A sweeps :class:`~hypermodels.Hypermodel` (the bundled ones) is built in every combination
 of its hyperparameters' extremes (integers and numeric choices at their lowest and highest,
 every value of a text choice, floats at their lowest: dropout and learning rate do not
-change a model's size), which gives the smallest and the largest model it can make. A
-builder of the user's own is built once, with default values. Each of these models is then
+change a model's size), which gives the smallest and the largest model it can make, and in
+a few random configurations, whose mean size is the typical model's. A builder of the
+user's own is built once, with default values. Each of these models is then
 timed on the real training data: three epochs on a slice of it, the first of which includes
 building the step functions (a cost each trial pays once), the fastest of the others the
 steady speed, scaled to the whole training and validation sets. Nothing is logged or written.
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
+import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,8 @@ MAX_BUILDS = 256
 TIMED_BATCHES = 20
 #: Epochs timed: the first builds the step functions, the fastest of the others is the speed.
 TIMED_EPOCHS = 3
+#: Random configurations built (not trained) for the typical model size.
+TYPICAL_DRAWS = 16
 
 
 @dataclass(frozen=True)
@@ -60,21 +65,37 @@ class Sized:
     built: int = 0
     #: Whether :data:`MAX_BUILDS` cut the search short.
     truncated: bool = False
+    #: The mean parameter count of :data:`TYPICAL_DRAWS` random configurations.
+    typical_params: float | None = None
+
+    def typical(self) -> ModelTiming | None:
+        """A model of the typical size, timed by interpolating (in parameters) between the
+        smallest and the largest."""
+        if self.typical_params is None or len(self.models) != 2:
+            return None
+        small, large = self.models
+        span = large.param_count - small.param_count
+        w = min(1.0, max(0.0, (self.typical_params - small.param_count) / span)) if span else 0.0
+        return ModelTiming("typical", {}, round(self.typical_params),
+                           small.epoch_s + w * (large.epoch_s - small.epoch_s),
+                           small.overhead_s + w * (large.overhead_s - small.overhead_s))
 
 
 class _ExtremesHp:
     """keras-tuner's ``hp`` API answering from ``assigned``; every other hyperparameter
-    gets its first candidate, and the alternatives it had are recorded as ``branches``."""
+    gets its first extreme, and the alternatives it had are recorded as ``branches``. With
+    ``rng``, every other hyperparameter gets a random value of its whole range instead."""
 
-    def __init__(self, assigned: Mapping[str, Any]) -> None:
+    def __init__(self, assigned: Mapping[str, Any], rng: random.Random | None = None) -> None:
         self.values: dict[str, Any] = dict(assigned)
+        self.rng = rng
         self.decided: list[str] = []
         self.branches: list[tuple[str, list[Any]]] = []
 
-    def _pick(self, name: str, candidates: list[Any]) -> Any:
+    def _pick(self, name: str, extremes: list[Any], every: Sequence[Any] = ()) -> Any:
         if name not in self.values:
-            unique = list(dict.fromkeys(candidates))
-            self.values[name] = unique[0]
+            unique = list(dict.fromkeys(extremes))
+            self.values[name] = self.rng.choice(every or unique) if self.rng else unique[0]
             self.decided.append(name)
             if len(unique) > 1:
                 self.branches.append((name, unique[1:]))
@@ -83,15 +104,16 @@ class _ExtremesHp:
     # The names and arguments are keras-tuner's (hp.Int("units", 32, 512, step=32)).
     def Int(self, name: str, min_value: int, max_value: int, step: int | None = None,
             **_: Any) -> int:
-        top = min_value + (max_value - min_value) // (step or 1) * (step or 1)
-        return self._pick(name, [min_value, top])
+        every = range(min_value, max_value + 1, step or 1)
+        return self._pick(name, [every[0], every[-1]], every)
 
     def Float(self, name: str, min_value: float, max_value: float, **_: Any) -> float:
         return self._pick(name, [min_value])
 
     def Choice(self, name: str, values: list[Any], **_: Any) -> Any:
         numeric = all(isinstance(v, int | float) for v in values)
-        return self._pick(name, [min(values), max(values)] if numeric else list(values))
+        return self._pick(name, [min(values), max(values)] if numeric else list(values),
+                          values)
 
     def Boolean(self, name: str, **_: Any) -> bool:
         return self._pick(name, [False, True])
@@ -115,15 +137,12 @@ def _extremes(build: Callable[[Any], Any]) -> tuple[list[tuple[int, dict[str, An
     decisions made before it (a conditional hyperparameter exists only on its parent's
     branch).
     """
-    import keras
-
     queue: list[dict[str, Any]] = [{}]
     found = []
     while queue and len(found) < MAX_BUILDS:
         assigned = queue.pop()
         hp = _ExtremesHp(assigned)
-        keras.backend.clear_session()
-        found.append((build(hp).count_params(), dict(hp.values)))
+        found.append((_count(build, hp), dict(hp.values)))
         for name, alternatives in hp.branches:
             before = hp.decided[:hp.decided.index(name)]
             prefix = {**assigned, **{n: hp.values[n] for n in before}}
@@ -188,4 +207,14 @@ def measure_models(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     for label, (_, values) in (("smallest", smallest), ("largest", largest)):
         count, epoch_s, overhead_s = _time(builder, _ExtremesHp(values), spec, data)
         models.append(ModelTiming(label, values, count, epoch_s, overhead_s))
-    return Sized(tuple(models), built=len(found), truncated=truncated)
+    rng = random.Random(spec.seed)
+    typical = statistics.fmean(_count(builder.build, _ExtremesHp({}, rng))
+                               for _ in range(TYPICAL_DRAWS))
+    return Sized(tuple(models), built=len(found), truncated=truncated, typical_params=typical)
+
+
+def _count(build: Callable[[Any], Any], hp: Any) -> int:
+    import keras
+
+    keras.backend.clear_session()
+    return build(hp).count_params()

@@ -15,7 +15,7 @@ from sweeps.spec import load_spec
 
 HYPERBAND_ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)->(\d+)\s+(\d+)\s+(\d+)$",
                            re.MULTILINE)
-ESTIMATE = re.compile(r"estimated wall time of the trials: (\d+) (s|min)")
+ESTIMATE = re.compile(r"estimated wall time of the trials: about (\d+) (s|min|h)")
 
 
 def nothing_written(workdir: Path) -> None:
