@@ -1,4 +1,4 @@
-"""``python -m sweeps``: list, show and run sweep specs.
+"""``python -m sweeps``: list, show, plan and run sweep specs.
 
 ``--help``, ``list`` and ``show`` import neither TensorFlow, Keras nor MLflow: the runner and
 everything under it load only inside ``run``.
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(commands.add_parser(
         "show", help="print a spec as it would run, defaults resolved"))
 
+    plan = commands.add_parser(
+        "plan", help="print a sweep's trial schedule, model sizes and estimated time; "
+                     "trains nothing for the sweep, logs nothing")
+    _add_spec_arguments(plan)
+    plan.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+
     run = commands.add_parser("run", help="run a sweep and log it to MLflow")
     _add_spec_arguments(run)
     run.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
@@ -113,6 +119,14 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    spec = _spec_from(args)
+    from sweeps.plan import format_plan, plan_sweep
+
+    print(format_plan(plan_sweep(spec, quiet=not args.verbose)))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     spec = _spec_from(args)  # validated before anything heavy loads
     from sweeps.runner import run_sweep
@@ -141,6 +155,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list()
     if args.command == "show":
         return _show(args)
+    if args.command == "plan":
+        return _plan(args)
     if args.command == "worker":
         return _worker(args)
     if args.command == "ui":

@@ -117,6 +117,8 @@ class ConsoleReporter(SweepObserver):
             rerun = ", ".join(event.rerun_trial_ids) or "none"
             self._print(f"resuming MLflow run {event.resume_run_id}; interrupted trials to run "
                         f"again (engine ids): {rerun}")
+        if event.budget_changes:
+            self._print(f"budget: {'; '.join(event.budget_changes)}")
         if event.recovery_note:
             self._print(f"note: {event.recovery_note}")
 

@@ -52,6 +52,8 @@ class SweepStarted:
     rerun_trial_ids: Sequence[str] = ()
     #: What the engine had to repair in its own state on resume, if anything.
     recovery_note: str | None = None
+    #: On a resume that extends (or trims) the sweep: ``key.path: old -> new`` per budget key.
+    budget_changes: Sequence[str] = ()
     #: Set for a worker joining a sweep another process founded: log under this run,
     #: leave its ending to the founder.
     join_run_id: str | None = None

@@ -71,12 +71,15 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
     engine = create_engine(spec, session.builder, session.declared, session.observer,
                            state.directory, resume=state.resumed, storage=storage,
                            study_name=state.study_name)
+    if state.resumed:
+        engine.check_budget()  # before the sweep run is reopened
     with session.guarded():
         session.started(
             engine,
             resume_run_id=state.sweep_run_id if state.resumed else None,
             rerun_trial_ids=engine.interrupted_trial_ids() if state.resumed else (),
             recovery_note=engine.recovery_note,
+            budget_changes=tuple(state.budget_changes),
         )
         session.book.seed(session.tracker.previous_records)
         assert session.tracker.parent_run_id is not None

@@ -1,7 +1,9 @@
 """A sweep's identity and its state on disk, so a sweep can be resumed and never doubled.
 
 A sweep is identified by its name plus a hash of the resolved spec (less what does not
-change its results: description, tracking, data.dir, the Optuna storage URL). Its state
+change its results: description, tracking, data.dir, the Optuna storage URL, and the
+budget: every kind's ``max_trials``, Hyperband's ``iterations``, so ``--resume`` with a larger
+budget extends the same sweep). Its state
 lives in ``<work_dir>/<name>/<hash>/``: ``sweep.json`` (identity, spec, MLflow sweep run id)
 and the engine's own files. So one spec name may hold several sweeps (``--tuner random``
 and then ``--tuner bayesian``, a longer ``max_epochs``), each resumed or overwritten on its
@@ -12,34 +14,60 @@ sweep.json`` with the engine's files beside it, is still found and resumed where
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sweeps.errors import SweepsError
-from sweeps.spec import SweepSpec
+from sweeps.spec import SweepSpec, TunerKind
 
-__all__ = ["SweepState", "prepare_state", "identity", "spec_changes", "spec_hash", "sweep_id",
+__all__ = ["SweepState", "prepare_state", "identity", "budget", "spec_changes", "spec_hash",
+           "sweep_id",
            "write_atomic"]
 
 _NOT_IDENTITY = (("description",), ("tracking",), ("data", "dir"), ("tuner", "optuna", "storage"))
+#: How many trials a sweep runs: what ``--resume`` may change (extend, or shrink down to the
+#: trials already run), unlike every other key of the identity.
+BUDGET_KEYS = (*(("tuner", kind.value, "max_trials") for kind in TunerKind),
+               ("tuner", TunerKind.HYPERBAND.value, "iterations"))
 STATE_FILE = "sweep.json"
 
 
-def identity(spec: SweepSpec) -> dict[str, Any]:
-    """The parts of the resolved spec that decide what the sweep computes."""
-    data = json.loads(json.dumps(spec.to_dict()))
-    for path in _NOT_IDENTITY:
-        node = data
+def _pop(data: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """Remove ``paths`` from ``data`` (in place); what was there, nested the same way."""
+    popped: dict[str, Any] = {}
+    for path in paths:
+        node, out = data, popped
         for key in path[:-1]:
             node = node.get(key, {})
-        node.pop(path[-1], None)
+            out = out.setdefault(key, {})
+        if path[-1] in node:
+            out[path[-1]] = node.pop(path[-1])
+    return popped
+
+
+def _resolved(spec: SweepSpec) -> dict[str, Any]:
+    data = json.loads(json.dumps(spec.to_dict()))
+    _pop(data, _NOT_IDENTITY)
     return data
+
+
+def identity(spec: SweepSpec) -> dict[str, Any]:
+    """The parts of the resolved spec that decide what the sweep computes, budget aside."""
+    data = _resolved(spec)
+    _pop(data, BUDGET_KEYS)
+    return data
+
+
+def budget(spec: SweepSpec) -> dict[str, Any]:
+    """The spec's budget keys (``{"tuner": {"random": {"max_trials": 20}, ...}}``)."""
+    return _pop(_resolved(spec), BUDGET_KEYS)
 
 
 def _hash(ident: dict[str, Any]) -> str:
@@ -52,9 +80,10 @@ def spec_hash(spec: SweepSpec) -> str:
 
 
 def sweep_id(spec: SweepSpec) -> str:
-    """``<name>-<hash>``: the same for every process running the same sweep (the Optuna
-    study name)."""
-    return f"{spec.name}-{spec_hash(spec)}"
+    """``<name>-<hash>``: the same for every worker running the same sweep (their Optuna
+    study name). The budget is part of it: workers cannot extend a shared sweep, so a
+    different budget is a different study."""
+    return f"{spec.name}-{_hash(_resolved(spec))}"
 
 
 def spec_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -87,13 +116,20 @@ class SweepState:
     resumed: bool = False
     sweep_run_id: str | None = None
     tracking_uri: str | None = None
+    #: The budget keys as the sweep last ran (:func:`budget`); ``None`` in state written
+    #: before budgets were recorded apart (their ``spec`` still holds them).
+    budget: dict[str, Any] | None = None
+    #: On a resume that changes the budget: ``key.path: old -> new`` for each change.
+    budget_changes: list[str] = field(default_factory=list)
 
     @property
     def study_name(self) -> str:
-        return f"{self.name}-{self.spec_hash}"  # as sweep_id(spec)
+        """The Optuna study of this sweep: ``<name>-<hash of the identity when it started>``."""
+        return f"{self.name}-{self.spec_hash}"
 
     def save(self) -> None:
-        data = {k: v for k, v in asdict(self).items() if k not in ("directory", "resumed")}
+        data = {k: v for k, v in asdict(self).items()
+                if k not in ("directory", "resumed", "budget_changes")}
         write_atomic(self.directory / STATE_FILE, json.dumps(data, indent=2))
 
     def record_run(self, sweep_run_id: str, tracking_uri: str) -> None:
@@ -172,6 +208,7 @@ def prepare_state(spec: SweepSpec, work_dir: Path, *, resume: bool,
     root = work_dir / spec.name
     ident = identity(spec)
     new_hash = _hash(ident)
+    new_budget = budget(spec)
     directory = root / new_hash
     saved = None if overwrite else _load(directory)  # an unreadable one: --overwrite only
     stored = _stored(root)
@@ -184,7 +221,13 @@ def prepare_state(spec: SweepSpec, work_dir: Path, *, resume: bool,
                 f"(started {saved.created}{run}); add --resume to continue it, or "
                 "--overwrite to start it over"
             )
+        old_spec = copy.deepcopy(saved.spec)
+        in_spec = _pop(old_spec, BUDGET_KEYS)  # where state written before budgets kept them
+        old_budget = saved.budget if saved.budget is not None else in_spec
         saved.resumed = True
+        saved.spec = ident
+        saved.budget_changes = spec_changes(old_budget, new_budget)
+        saved.budget = new_budget
         return saved, None
     if resume:
         raise _no_such_sweep(spec, root, ident, stored)
@@ -194,6 +237,6 @@ def prepare_state(spec: SweepSpec, work_dir: Path, *, resume: bool,
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     state = SweepState(directory=directory, name=spec.name, spec_hash=new_hash, spec=ident,
-                       created=time.strftime("%Y-%m-%d %H:%M:%S"))
+                       created=time.strftime("%Y-%m-%d %H:%M:%S"), budget=new_budget)
     state.save()
     return state, saved

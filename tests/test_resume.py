@@ -195,3 +195,76 @@ def test_state_of_the_old_layout_is_still_resumed(tracking_uri: str) -> None:
     assert quick(work_dir="old", resume=True).sweep_run_id == first.sweep_run_id
     assert other.sweep_run_id != first.sweep_run_id
     assert {r.info.status for r in sweep_runs(tracking_uri).values()} == {"FINISHED"}
+
+
+# -- extending a sweep: --resume with a larger budget ----------------------------------------
+TINY = ["data.subset=600", "training.max_epochs=2", "tuner.optuna.pruner=none",
+        "search_space.units={min: 16, max: 32, step: 16}"]
+
+
+def sweep_and_trials(tracking_uri: str) -> tuple:
+    runs = trial_runs(tracking_uri)
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    assert len(parents) == 1
+    return parents[0], [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+
+
+@pytest.mark.parametrize("tuner", ["random", "optuna"])
+def test_resume_with_more_trials_extends_the_finished_sweep(tuner: str, tracking_uri: str) -> None:
+    def spec(*extra: str):
+        return load_spec("mnist_mlp", [*TINY, f"tuner.kind={tuner}", *extra])
+
+    first = run_sweep(spec("tuner.max_trials=3"), work_dir=Path(".sweeps"), stream=io.StringIO())
+    out = io.StringIO()
+    extended = run_sweep(spec("tuner.max_trials=5"), work_dir=Path(".sweeps"), stream=out,
+                         resume=True)
+    assert f"budget: tuner.{tuner}.max_trials: 3 -> 5" in out.getvalue()
+    assert "trial 4/5" in out.getvalue() and "top 5 of 5 completed trials" in out.getvalue()
+    assert extended.sweep_run_id == first.sweep_run_id
+
+    sweep, trials = sweep_and_trials(tracking_uri)
+    assert sweep.info.status == "FINISHED" and sweep.data.metrics["trials_completed"] == 5
+    assert sweep.data.tags["sweeps.planned_trials"] == "5"
+    assert sweep.data.tags["sweeps.budget_changes"] == f"tuner.{tuner}.max_trials: 3 -> 5"
+    assert sorted(int(r.data.tags["sweeps.trial_number"]) for r in trials) == [1, 2, 3, 4, 5]
+    assert {r.info.status for r in trials} == {"FINISHED"}
+    assert len({tuple(sorted(r.data.params.items())) for r in trials}) == 5  # none drawn twice
+    best = [r.info.run_id for r in trials if r.data.tags.get("sweeps.best") == "true"]
+    assert best == [sweep.data.tags["sweeps.best_run_id"]]
+    (state,) = Path(".sweeps/mnist_mlp").glob("*/sweep.json")  # one sweep, however extended
+    assert json.loads(state.read_text())["budget"]["tuner"][tuner]["max_trials"] == 5
+
+    # Shrinking below what ran, or changing anything but the budget, is refused.
+    with pytest.raises(SweepsError, match="cannot shrink sweep 'mnist_mlp' to max_trials 4: "
+                                          "5 trials already ran"):
+        run_sweep(spec("tuner.max_trials=4"), work_dir=Path(".sweeps"), resume=True,
+                  stream=io.StringIO())
+    with pytest.raises(SweepsError, match=r"no stored sweep of that name has this spec; the "
+                                          r"stored ones differ from it in: "
+                                          r"training\.max_epochs: 2 -> 3 "):
+        run_sweep(spec("tuner.max_trials=6", "training.max_epochs=3"),
+                  work_dir=Path(".sweeps"), resume=True)
+    assert json.loads(state.read_text())["budget"]["tuner"][tuner]["max_trials"] == 5
+    assert sweep_and_trials(tracking_uri)[0].info.status == "FINISHED"
+
+
+@pytest.mark.parametrize(("tuner", "key", "before", "after", "trials"), [
+    ("hyperband", "tuner.hyperband.iterations", 1, 2, (2, 4)),  # 2 trials per iteration
+    ("grid", "tuner.max_trials", 2, 3, (2, 3)),
+])
+def test_resume_extends_hyperband_iterations_and_a_capped_grid(
+        tuner: str, key: str, before: int, after: int, trials: tuple[int, int],
+        tracking_uri: str) -> None:
+    settings = [*TINY, f"tuner.kind={tuner}", "search_space.depth=1",
+                "search_space.dropout=0.1", "search_space.learning_rate={type: choice, values: [0.001, 0.002]}"]
+    run_sweep(load_spec("mnist_mlp", [*settings, f"{key}={before}"]), work_dir=Path(".sweeps"),
+              stream=io.StringIO())
+    assert len(sweep_and_trials(tracking_uri)[1]) == trials[0]
+    run_sweep(load_spec("mnist_mlp", [*settings, f"{key}={after}"]), work_dir=Path(".sweeps"),
+              stream=io.StringIO(), resume=True)
+    sweep, runs = sweep_and_trials(tracking_uri)
+    assert sweep.info.status == "FINISHED"
+    assert sorted(int(r.data.tags["sweeps.trial_number"]) for r in runs) == list(
+        range(1, trials[1] + 1))
+    if tuner == "grid":  # the grid goes on where it stopped: no combination twice
+        assert len({tuple(sorted(r.data.params.items())) for r in runs}) == trials[1]

@@ -137,6 +137,9 @@ class MlflowTracker(SweepObserver):
         self._counts: dict[TrialStatus, int] = defaultdict(int)
         #: On resume: the trials finished before, as read back from MLflow.
         self.previous_records: list[TrialRecord] = []
+        #: Trial runs tagged best / Pareto-optimal by an earlier end of this sweep: an
+        #: extended sweep may have a new best.
+        self._marked: dict[str, set[str]] = defaultdict(set)
         #: Set once the store stopped answering: nothing more is sent to it.
         self.lost: TrackingLost | None = None
         self._last_trial: int | None = None  # the number of the last trial whose run ended
@@ -155,6 +158,7 @@ class MlflowTracker(SweepObserver):
         self._metric = event.task.primary_metric if event.task else "accuracy"
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
+            self._record_budget(event)
             return
         if event.join_run_id is not None:
             self._check_sweep_run(event.join_run_id)
@@ -218,6 +222,9 @@ class MlflowTracker(SweepObserver):
                 self.client.log_batch(child.info.run_id, tags=tags)
                 self.client.set_terminated(child.info.run_id, "KILLED")
             elif status in TrialStatus.__members__ and status != TrialStatus.KILLED.value:
+                for tag in (T.BEST, T.PARETO):
+                    if child.data.tags.get(tag) == "true":
+                        self._marked[tag].add(child.info.run_id)
                 self._trial_runs[trial_id] = child.info.run_id
                 self._trial_numbers[trial_id] = int(child.data.tags[T.TRIAL_NUMBER])
                 self._counts[TrialStatus(status)] += 1
@@ -226,6 +233,16 @@ class MlflowTracker(SweepObserver):
             self._last_trial = max(r.number for r in self.previous_records)
         resumes = int(run.data.tags.get(T.RESUMES, "0")) + 1
         self.client.set_tag(run_id, T.RESUMES, str(resumes))
+
+    def _record_budget(self, event: SweepStarted) -> None:
+        """A resumed sweep's current plan, and what its resume changed of the budget."""
+        assert self.parent_run_id is not None
+        run_id = self.parent_run_id
+        self.client.set_tag(run_id, T.PLANNED_TRIALS, str(event.planned_trials or ""))
+        if event.budget_changes:
+            before = self.client.get_run(run_id).data.tags.get(T.BUDGET_CHANGES)
+            changes = "; ".join([*([before] if before else []), *event.budget_changes])
+            self.client.set_tag(run_id, T.BUDGET_CHANGES, changes[:5000])
 
     def _check_sweep_run(self, run_id: str) -> Any:
         try:
@@ -284,18 +301,24 @@ class MlflowTracker(SweepObserver):
         self.client.log_batch(run_id, metrics=[
             Metric(key, float(value), _now_ms(), 0)
             for key, value in metrics.items() if value is not None])
+        best_runs = set()
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
+            best_runs.add(best_run)
             self.client.set_tag(run_id, T.BEST_TRIAL,
                                 str(self._trial_numbers[event.best_trial_id]))
             self.client.set_tag(run_id, T.BEST_RUN_ID, best_run)
             self.client.set_tag(best_run, T.BEST, "true")
+        pareto_runs = {self._trial_runs[t] for t in event.pareto_trial_ids}
         if event.pareto_trial_ids:
             numbers = [self._trial_numbers[t] for t in event.pareto_trial_ids]
             self.client.set_tag(run_id, T.PARETO_TRIALS,
                                 ",".join(str(n) for n in sorted(numbers)))
-            for trial_id in event.pareto_trial_ids:
-                self.client.set_tag(self._trial_runs[trial_id], T.PARETO, "true")
+            for pareto_run in pareto_runs:
+                self.client.set_tag(pareto_run, T.PARETO, "true")
+        for tag, now in ((T.BEST, best_runs), (T.PARETO, pareto_runs)):
+            for stale in self._marked.pop(tag, set()) - now:
+                self.client.delete_tag(stale, tag)
         if event.test_note:
             self.client.set_tag(run_id, T.TEST_NOTE, event.test_note)
         if event.best_model is not None:

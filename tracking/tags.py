@@ -27,6 +27,10 @@ HYPERMODEL = "sweeps.hypermodel"
 OBJECTIVE = "sweeps.objective"
 TASK = "sweeps.task"
 RESUMES = "sweeps.resumes"
+#: Set on resume: the current plan (the ``planned_trials`` param keeps the first: MLflow
+#: params cannot change) and every budget change so far (``tuner.random.max_trials: 3 -> 5``).
+PLANNED_TRIALS = "sweeps.planned_trials"
+BUDGET_CHANGES = "sweeps.budget_changes"
 BEST_TRIAL = "sweeps.best_trial"
 BEST_RUN_ID = "sweeps.best_run_id"
 PARETO_TRIALS = "sweeps.pareto_trials"

@@ -57,6 +57,11 @@ class Engine(ABC):
     #: What the engine repaired in its own state when resuming (shown to the user), if anything.
     recovery_note: str | None = None
 
+    def check_budget(self) -> None:
+        """On resume: raise :class:`~sweeps.errors.SweepsError` if the spec's budget is
+        smaller than what the search already ran (a larger one extends it)."""
+        return None
+
     def interrupted_trial_ids(self) -> list[str]:
         """Trials a previous process left unfinished; the engine runs them again."""
         return []

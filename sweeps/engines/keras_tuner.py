@@ -19,7 +19,7 @@ from keras_tuner.src import config as kt_config
 
 from hypermodels.space import FloatParam, Param, discrete_values
 from sweeps.engines.base import Engine, fit_arguments, training_callbacks
-from sweeps.engines.keras_tuner_state import recover, snapshot
+from sweeps.engines.keras_tuner_state import recover, restore_grid, snapshot
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.errors import SweepsError
 from sweeps.events import SweepObserver, TrialStatus
@@ -169,10 +169,19 @@ class KerasTunerEngine(Engine):
             builder=builder,
             **kwargs,
         )
-        if kind is TunerKind.HYPERBAND and spec.tuner.max_trials:
+        # A reloaded oracle (resume) has its state from oracle.json but max_trials from the
+        # arguments above, so a larger budget extends the search: the base Oracle creates
+        # trials until len(trials) reaches max_trials, and a "STOPPED" is never stored.
+        if kind is TunerKind.HYPERBAND:
             # HyperbandOracle takes no max_trials argument, but the base Oracle honours the
             # attribute: the search stops once that many trials were created.
             self.tuner.oracle.max_trials = spec.tuner.max_trials
+            # Its set_state restores the iterations it was created with; the spec's may have
+            # grown. An oracle that stopped at the end of its last iteration then starts the
+            # next one (HyperbandOracle.populate_space).
+            self.tuner.oracle.hyperband_iterations = options["iterations"]
+        if kind is TunerKind.GRID and resume:
+            restore_grid(self.tuner.oracle)
 
     @property
     def planned_trials(self) -> int | None:
@@ -190,6 +199,20 @@ class KerasTunerEngine(Engine):
         )
         planned = per_iteration * self.spec.tuner.options["iterations"]
         return min(planned, oracle.max_trials) if oracle.max_trials else planned
+
+    def check_budget(self) -> None:
+        oracle = self.tuner.oracle
+        started = len(oracle.trials)  # an interrupted trial among them runs again
+        if oracle.max_trials and started > oracle.max_trials:
+            raise SweepsError(f"cannot shrink sweep {self.spec.name!r} to max_trials "
+                              f"{oracle.max_trials}: {started} trials already ran")
+        if self.spec.tuner.kind is TunerKind.HYPERBAND:
+            # The oracle stops only when its last iteration's last bracket is done.
+            current = oracle._current_iteration + 1  # noqa: SLF001 - no public API for it
+            if current > oracle.hyperband_iterations:
+                raise SweepsError(f"cannot shrink sweep {self.spec.name!r} to "
+                                  f"{oracle.hyperband_iterations} Hyperband iteration(s): "
+                                  f"iteration {current} already started")
 
     def search(self, data: Dataset) -> None:
         self.tuner.hypermodel.steps_per_epoch = math.ceil(

@@ -34,6 +34,7 @@ from sweeps.engines.optuna_study import (
     make_sampler,
     open_storage,
 )
+from sweeps.errors import SweepsError
 from sweeps.events import SweepObserver, TrialStatus
 from sweeps.spec import Direction, SweepSpec
 
@@ -77,6 +78,10 @@ class OptunaEngine(Engine):
             self.study = optuna.load_study(study_name=study_name, storage=storage_obj,
                                            sampler=sampler_obj, pruner=pruner_obj)
             self.created = False
+            if started := len(self.study.get_trials(deepcopy=False)):
+                # A sampler seeded as before would draw its random start-up trials again
+                # (trial 4 of a resumed sweep = trial 1): seed it past the trials already run.
+                self.study.sampler = make_sampler(sampler, spec.seed + started)
         self.models_dir = work_dir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
@@ -131,11 +136,19 @@ class OptunaEngine(Engine):
     def _retried(self, trials: list[optuna.trial.FrozenTrial]) -> set[int]:
         return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
 
-    def remaining_trials(self) -> int:
+    def _used_trials(self) -> int:
         trials = self.study.get_trials(deepcopy=False)
         retried = self._retried(trials)
-        used = sum(self._counts(t, retried) for t in trials if t.state is not TrialState.WAITING)
-        return max(0, (self.spec.tuner.max_trials or 0) - used)
+        return sum(self._counts(t, retried) for t in trials if t.state is not TrialState.WAITING)
+
+    def remaining_trials(self) -> int:
+        return max(0, (self.spec.tuner.max_trials or 0) - self._used_trials())
+
+    def check_budget(self) -> None:
+        used = self._used_trials()
+        if used > (self.spec.tuner.max_trials or 0):
+            raise SweepsError(f"cannot shrink sweep {self.spec.name!r} to max_trials "
+                              f"{self.spec.tuner.max_trials}: {used} trials already ran")
 
     def _is_surplus(self, trial: optuna.Trial) -> bool:
         """Whether ``trial`` lies beyond the budget, given every trial numbered before it.
