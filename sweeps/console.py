@@ -72,6 +72,10 @@ class ConsoleReporter(SweepObserver):
 
             self._live.update(Text(text), refresh=True)
 
+    def note(self, text: str) -> None:
+        """One line about the sweep from elsewhere (where its model was registered)."""
+        self._print(text)
+
     def trial_started(self, event: TrialStarted) -> None:
         self._trial = event.number
         self._status(self._status_line(event.number, None, None))

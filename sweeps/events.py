@@ -62,6 +62,9 @@ class SweepStarted:
     #: Who compiles the trials' models: ``sweeps`` (the spec's optimizer and schedule) or
     #: ``builder`` (the builder's own compile step, kept as it is).
     compiled_by: str = "sweeps"
+    #: The data (sweeps.data.Dataset): tracking records its splits and takes the final
+    #: model's input example from it.
+    dataset: Any = None
 
 
 @dataclass(frozen=True)

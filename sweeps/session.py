@@ -45,6 +45,11 @@ class SweepResult:
     #: The best trial's trained model (None if no trial completed, or another worker ended
     #: the sweep).
     model: Any = field(default=None, repr=False)
+    #: The model as MLflow logged it (``models:/<model id>``), for ``mlflow.pyfunc.load_model``.
+    model_uri: str | None = None
+    #: Its Model Registry version and whether it became the champion (``registered_model``
+    #: ``.champion_uri`` is ``models:/<name>@champion``); None if not registered.
+    registered_model: Any = None
 
     @property
     def best_hyperparameters(self) -> dict[str, Any]:
@@ -113,8 +118,8 @@ class Session:
         self.builder, space = make_builder(spec, self.context)
         self.declared = declare_space(self.builder, spec, data, space)
         self.book = TrialBook(spec.objective)
-        self.observer = Broadcast([self.book, self.tracker,
-                                   ConsoleReporter(self.book, self.stream)])
+        self.console = ConsoleReporter(self.book, self.stream)
+        self.observer = Broadcast([self.book, self.tracker, self.console])
 
     def started(self, engine: Engine, **extra: Any) -> None:
         """Announce the sweep (``extra``: resume or join details of :class:`SweepStarted`)."""
@@ -122,7 +127,7 @@ class Session:
         self.observer.sweep_started(SweepStarted(
             spec=self.spec, engine=engine.name, planned_trials=engine.planned_trials,
             data_source=data.source, data_sizes=data.sizes, task=data.task,
-            compiled_by=self.declared.compiled_by, **extra,
+            compiled_by=self.declared.compiled_by, dataset=data, **extra,
         ))
 
     @contextlib.contextmanager
@@ -173,6 +178,8 @@ class Session:
             test_metrics=self.test_metrics, best_model=model,
             pareto_trial_ids=engine.pareto_trial_ids(), test_note=note,
         ))
+        if self.tracker.model_note:  # where the model went: known once tracking has logged it
+            self.console.note(self.tracker.model_note)
 
     def result(self) -> SweepResult:
         assert self.tracker.parent_run_id is not None
@@ -181,5 +188,6 @@ class Session:
             sweep_run_id=self.tracker.parent_run_id, best=self.book.best(),
             test_metrics=self.test_metrics,
             trials=sorted(self.book.records.values(), key=lambda r: r.number),
-            model=self.best_model,
+            model=self.best_model, model_uri=self.tracker.model_uri,
+            registered_model=self.tracker.registration,
         )

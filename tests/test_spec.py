@@ -72,6 +72,19 @@ def test_several_objectives_for_optuna() -> None:
         **{**vars(spec), "source": "again.yaml"})
 
 
+@pytest.mark.parametrize(("tracking", "registered"), [
+    ("", "my"), ("tracking: {register_model: null}\n", "my"),
+    ("tracking: {register_model: true}\n", "my"),
+    ("tracking: {register_model: digits}\n", "digits"),
+    ("tracking: {register_model: false}\n", None),
+])
+def test_register_model_defaults_to_the_spec_name(tracking: str, registered: str | None) -> None:
+    spec = parse_spec(MINIMAL + tracking, "my.yaml", default_name="my")
+    assert spec.tracking.register_model == registered
+    again = parse_spec(__import__("yaml").safe_dump(spec.to_dict()), "again.yaml")
+    assert again.tracking.register_model == registered
+
+
 def test_loss_objective_infers_min() -> None:
     spec = parse_spec(MINIMAL + "objective: {metric: val_loss}\n", "my.yaml")
     assert spec.objective.direction is Direction.MIN
@@ -170,6 +183,15 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
         (MINIMAL + "seed: 1.5\n", "my.yaml: seed: expected an integer >= 0, got 1.5"),
         (MINIMAL + "tracking: {experiment: ''}\n",
          'my.yaml: tracking.experiment: expected a non-empty string, got ""'),
+        (MINIMAL + "tracking: {register_model: 3}\n",
+         "my.yaml: tracking.register_model: expected a model name or false, got 3"),
+        (MINIMAL + "tracking: {register_model: 'team/mnist'}\n",
+         "my.yaml: tracking.register_model: expected a Model Registry name without '/' or ':' "
+         '(MLflow refuses them), got "team/mnist"'),
+        ("name: 'a:b'\n" + MINIMAL,
+         "my.yaml: tracking.register_model: expected a Model Registry name without '/' or ':' "
+         '(MLflow refuses them), got "a:b" (the default is the spec\'s name, "a:b": set '
+         "tracking.register_model to a name, or false)"),
     ],
 )
 def test_bad_spec_names_file_key_expected_and_found(text: str, expected: str) -> None:

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import keras
+import mlflow.keras
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -47,10 +48,14 @@ def check_layout(result: SweepResult, tuner: str, *, statuses=("COMPLETED",)) ->
     assert parent.data.tags["sweeps.engine"] == ("optuna" if tuner == "optuna" else "keras_tuner")
     assert parent.data.tags["sweeps.dataset"] == "mnist"
     assert parent.data.tags["sweeps.objective"] == "val_accuracy (max)"
-    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
-        "spec.yaml", "model", "report"}
-    assert [a.path for a in client.list_artifacts(parent.info.run_id, "model")] == [
-        "model/best_model.keras"]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {"spec.yaml", "report"}
+    # The final model is an MLflow Model of its own, an output of the sweep run.
+    (output,) = client.get_run(parent.info.run_id).outputs.model_outputs
+    assert f"models:/{output.model_id}" == result.model_uri
+    model = client.get_logged_model(output.model_id)
+    assert model.source_run_id == parent.info.run_id and model.status == "READY"
+    assert {"MLmodel", "requirements.txt", "input_example.json"} <= {
+        a.path for a in client.list_logged_model_artifacts(output.model_id)}
     assert 0.3 < parent.data.metrics["test_accuracy"] <= 1.0
     assert parent.data.metrics["test_loss"] > 0
 
@@ -125,8 +130,8 @@ def test_bayesian_sweep_and_the_logged_model_reproduces_the_test_metric(mnist_di
                       "tuner.bayesian.num_initial_points=1")
     check_layout(result, "bayesian")
     client = MlflowClient(result.tracking_uri)
-    path = client.download_artifacts(result.sweep_run_id, "model/best_model.keras", ".")
-    model = keras.models.load_model(path)
+    model = mlflow.keras.load_model(result.model_uri)
+    assert isinstance(model, keras.Model)
     data = load_dataset(load_spec("mnist_mlp").data)
     _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     logged = client.get_run(result.sweep_run_id).data.metrics["test_accuracy"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -19,6 +20,7 @@ from sweeps.events import (
 )
 from sweeps.spec import load_spec
 from tracking import MlflowTracker
+from tracking import tags as T
 from tracking.tags import KIND as KIND_TAG
 from tracking.tags import PARENT as PARENT_TAG
 
@@ -120,3 +122,36 @@ def test_run_urls_unprinted_only_while_a_sweep_runs(before: str | None, monkeypa
         client._log_url("0" * 32)  # noqa: SLF001 - the very method that prints, nothing public
     assert capsys.readouterr().out == ""
     assert os.environ.get(SWITCH.name) == before
+
+
+def test_experiment_is_tagged_for_training_unless_it_has_a_kind(tracking_uri: str) -> None:
+    client = MlflowClient(tracking_uri)
+    tracker = MlflowTracker(tracking_uri, "new")
+    assert client.get_experiment(tracker.experiment_id).tags[T.EXPERIMENT_KIND] == (
+        "custom_model_development")
+    mine = client.create_experiment("mine", tags={T.EXPERIMENT_KIND: "genai_development"})
+    MlflowTracker(tracking_uri, "mine")
+    assert client.get_experiment(mine).tags[T.EXPERIMENT_KIND] == "genai_development"
+
+
+def test_data_splits_are_inputs_of_the_sweep_and_every_trial(tracking_uri: str) -> None:
+    from tests.test_tracking_models import dataset
+
+    data = dataset(np.arange(40, dtype="float32").reshape(10, 4))
+    tracker = MlflowTracker(tracking_uri, "exp")
+    tracker.sweep_started(SweepStarted(
+        spec=load_spec("mnist_mlp"), engine="test", planned_trials=1, data_source=data.source,
+        data_sizes=data.sizes, dataset=data))
+    run_trial(tracker, "0", 1)
+    tracker.sweep_ended(SweepEnded("0", 0.4, {}))
+    client = MlflowClient(tracking_uri)
+
+    def inputs(run_id: str) -> dict[str, str]:
+        return {i.tags[0].value: i.dataset.digest
+                for i in client.get_run(run_id).inputs.dataset_inputs
+                if i.tags and i.tags[0].key == T.DATA_CONTEXT}
+
+    sweep = inputs(tracker.parent_run_id)
+    assert set(sweep) == {"train", "validation", "test"} and len(set(sweep.values())) == 3
+    trial = client.search_runs([tracker.experiment_id], "tags.`sweeps.kind` = 'trial'")[0]
+    assert inputs(trial.info.run_id) == {k: sweep[k] for k in ("train", "validation")}

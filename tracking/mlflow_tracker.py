@@ -1,10 +1,12 @@
 """The MLflow layout of a sweep, written from the engine's trial events.
 
-One parent run per sweep (resolved spec as ``spec.yaml``, sweep-level params and tags, test
-metrics and the best model at the end) and one nested run per trial (hyperparameters as
-params, every epoch's metrics at ``step=epoch``, final metrics, model summary and learning
-curves). Runs are ended by :meth:`MlflowTracker.end_open_runs` whatever happens, so none is left
-``RUNNING`` when the command exits.
+One parent run per sweep (resolved spec as ``spec.yaml``, sweep-level params and tags, the
+data's splits as dataset inputs, test metrics and the final model at the end: an MLflow Model,
+registered with the ``champion`` alias rules of :mod:`tracking.models`) and one nested run per
+trial (hyperparameters as params, its train and validation datasets, every epoch's metrics at
+``step=epoch``, final metrics, model summary and learning curves). Runs are ended by
+:meth:`MlflowTracker.end_open_runs` whatever happens, so none is left ``RUNNING`` when the
+command exits. Experiments are tagged as custom-model (training) experiments for the UI.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import contextlib
 import functools
 import logging
 import os
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -36,9 +37,12 @@ from sweeps.events import (
     TrialStarted,
     TrialStatus,
 )
+from sweeps.metrics import Direction, direction_of
 from sweeps.trials import TrialRecord
 from tracking import plots
 from tracking import tags as T
+from tracking.datasets import SweepDatasets
+from tracking.models import Registration, TestResult, input_example, log_keras_model, register
 from tracking.queries import trial_row
 from tracking.store import is_unavailable, open_client, reason, store_errors
 
@@ -124,6 +128,7 @@ class MlflowTracker(SweepObserver):
                 )
             else:
                 self.experiment_id = found.experiment_id
+            self._mark_training_experiment()
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None
@@ -149,6 +154,27 @@ class MlflowTracker(SweepObserver):
         store = (f"the MLflow tracking server at {self.tracking_uri}" if server
                  else f"the MLflow store {self.tracking_uri}")
         return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
+        self._sweep_name = experiment
+        self._register_as: str | None = None
+        self._datasets: SweepDatasets | None = None
+        self._example: Any = None
+        #: Set when the sweep ends with a model: ``models:/<model id>``, the registry's
+        #: outcome (None if not registered), and one line for the console about both.
+        self.model_uri: str | None = None
+        self.registration: Registration | None = None
+        self.model_note: str | None = None
+
+    def _mark_training_experiment(self) -> None:
+        """Tag the experiment as custom-model development, unless it already has a kind.
+
+        The UI opens such an experiment on its training runs (not on GenAI traces, nor on a
+        "what kind of experiment is this?" prompt). An experiment the user gave another kind
+        keeps it; one without a kind, new or not, holds sweeps' training runs, so it gets it.
+        """
+        tags = self.client.get_experiment(self.experiment_id).tags
+        if T.EXPERIMENT_KIND not in tags:
+            self.client.set_experiment_tag(self.experiment_id, T.EXPERIMENT_KIND,
+                                           T.EXPERIMENT_KIND_TRAINING)
 
     # -- sweep -------------------------------------------------------------------------
     @_recording
@@ -156,6 +182,11 @@ class MlflowTracker(SweepObserver):
         spec = event.spec
         self._objective = spec.objective.metric
         self._metric = event.task.primary_metric if event.task else "accuracy"
+        self._sweep_name = spec.name
+        self._register_as = spec.tracking.register_model
+        if event.dataset is not None:  # digests computed once, for the sweep and every trial
+            self._datasets = SweepDatasets.of(event.dataset)
+            self._example = input_example(event.dataset.x_train)
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
             self._record_budget(event)
@@ -200,6 +231,8 @@ class MlflowTracker(SweepObserver):
             Param(key, str(value)) for key, value in params.items()])
         self.client.log_text(self.parent_run_id,
                              yaml.safe_dump(spec.to_dict(), sort_keys=False), "spec.yaml")
+        if self._datasets is not None:
+            self.client.log_inputs(self.parent_run_id, self._datasets.sweep_inputs())
 
     def _resume(self, run_id: str, rerun: set[str]) -> None:
         """Reopen the sweep's run and reconcile its trial runs with the engine's state.
@@ -296,11 +329,14 @@ class MlflowTracker(SweepObserver):
     def sweep_ended(self, event: SweepEnded) -> None:
         assert self.parent_run_id is not None
         run_id = self.parent_run_id
-        metrics = {f"best_{self._objective}": event.best_objective, **event.test_metrics,
+        started = time.monotonic()
+        logged = self._log_model(event) if event.best_model is not None else None
+        metrics = {f"best_{self._objective}": event.best_objective,
                    **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()}}
         self.client.log_batch(run_id, metrics=[
             Metric(key, float(value), _now_ms(), 0)
-            for key, value in metrics.items() if value is not None])
+            for key, value in metrics.items() if value is not None] + self._test_metrics(
+                event.test_metrics, logged.model_id if logged is not None else None))
         best_runs = set()
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
@@ -321,11 +357,9 @@ class MlflowTracker(SweepObserver):
                 self.client.delete_tag(stale, tag)
         if event.test_note:
             self.client.set_tag(run_id, T.TEST_NOTE, event.test_note)
-        if event.best_model is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "best_model.keras"
-                event.best_model.save(path)
-                self.client.log_artifact(run_id, str(path), artifact_path="model")
+        if logged is not None:
+            self.model_note = self._register(logged, event.test_metrics)
+            _log.info("model logged and registered in %.1f s", time.monotonic() - started)
         try:
             from tracking.queries import load_sweep
             from tracking.report import log_sweep_report
@@ -338,6 +372,45 @@ class MlflowTracker(SweepObserver):
             _log.warning("could not write the sweep report", exc_info=True)
         self.client.set_terminated(run_id, "FINISHED")
         self._parent_open = False
+
+    def _log_model(self, event: SweepEnded) -> Any:
+        assert self.parent_run_id is not None
+        params = {}
+        if event.best_trial_id is not None:  # the model page shows its hyperparameters
+            params = self.client.get_run(self._trial_runs[event.best_trial_id]).data.params
+        logged = log_keras_model(self.client, self.experiment_id, self.parent_run_id,
+                                 event.best_model, self._example, name=self._sweep_name,
+                                 params=params)
+        self.model_uri = f"models:/{logged.model_id}"
+        return logged
+
+    def _test_metrics(self, values: dict[str, float], model_id: str | None) -> list[Metric]:
+        """The test metrics, linked to the model they measure and the test set they used
+        (the logged model's page lists them)."""
+        name = self._datasets.name(T.DATA_TEST) if self._datasets else None
+        digest = self._datasets.digest(T.DATA_TEST) if self._datasets else None
+        return [Metric(key, float(value), _now_ms(), 0, model_id=model_id,
+                       dataset_name=name if digest else None, dataset_digest=digest)
+                for key, value in values.items()]
+
+    def _register(self, logged: Any, test_metrics: dict[str, float]) -> str:
+        """Register the logged model if the spec says so; the line the console shows."""
+        if self._register_as is None:
+            return f"model: {self.model_uri} (not registered: tracking.register_model is false)"
+        metric = f"test_{self._metric}"  # the task's primary metric, as the test set reports it
+        digest = self._datasets.digest(T.DATA_TEST) if self._datasets else None
+        test = TestResult(metric, direction_of(metric) or Direction.MAX,
+                          test_metrics.get(metric), digest)
+        assert self.parent_run_id is not None
+        try:
+            self.registration = register(self.client, self._register_as, logged,
+                                         self.parent_run_id, test)
+        except MlflowException as exc:  # the model is logged; the sweep's result stands
+            _log.warning("could not register the model as %r", self._register_as,
+                         exc_info=True)
+            return (f"model: {self.model_uri}; could not register it as "
+                    f"{self._register_as}: {exc.message}")
+        return self.registration.describe()
 
     # -- trials ------------------------------------------------------------------------
     @_recording
@@ -355,6 +428,8 @@ class MlflowTracker(SweepObserver):
             tags[T.CONTINUES_RUN_ID] = self._trial_runs[event.continues]
         run = self.client.create_run(
             self.experiment_id, run_name=f"trial-{event.number:03d}", tags=tags)
+        if self._datasets is not None:
+            self.client.log_inputs(run.info.run_id, self._datasets.trial_inputs())
         self._trial_runs[event.trial_id] = run.info.run_id
         self._trial_numbers[event.trial_id] = event.number
         self._open_trials.add(event.trial_id)

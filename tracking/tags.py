@@ -10,6 +10,14 @@ from __future__ import annotations
 # MLflow's own
 PARENT = "mlflow.parentRunId"  # what the MLflow UI nests runs by
 NOTE = "mlflow.note.content"
+#: On a run's dataset inputs: what the data was used for (DATA_TRAIN, ...).
+DATA_CONTEXT = "mlflow.data.context"
+DATA_TRAIN = "train"
+DATA_VALIDATION = "validation"
+DATA_TEST = "test"
+#: On the experiment: the UI opens a custom-model experiment on its training runs.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
 
 # Both kinds of run
 KIND = "sweeps.kind"  # KIND_SWEEP or KIND_TRIAL
@@ -46,5 +54,12 @@ CONTINUES_RUN_ID = "sweeps.continues_run_id"
 SUPERSEDED = "sweeps.superseded"
 BEST = "sweeps.best"
 PARETO = "sweeps.pareto"
+
+# Registered model versions (and the alias that marks the best so far)
+CHAMPION = "champion"  # the alias, moved only to a version that beats its test metric
+TEST_METRIC = "sweeps.test_metric"  # the metric versions are compared on, e.g. test_accuracy
+TEST_VALUE = "sweeps.test_value"  # its value, repr(float); absent without a test set
+TEST_DIGEST = "sweeps.test_digest"  # the test set's digest: values compare on the same data
+
 #: Engine-specific tags (hyperband.bracket, optuna.trial_number) start with these.
 ENGINE_TAG_PREFIXES = ("hyperband.", "optuna.")

@@ -85,6 +85,7 @@ MAX_INTEGER = 10**12  #: |n| of every other integer: search-space values and ste
 #: |x| of every other float: search-space values and steps, alpha, min_delta, ... Well inside
 #: float32 (Keras's dtype, up to 3.4e38), yet loose enough for a learning rate meant to diverge.
 MAX_MAGNITUDE = 1e30
+MAX_MODEL_NAME = 256  #: tracking.register_model: the length MLflow's registry stores
 
 
 def _has(module: str) -> bool:
@@ -224,6 +225,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
     tracking = TrackingSpec(
         experiment=tracking_node.string("experiment", name),
         uri=tracking_node.string("uri", None, nullable=True),
+        register_model=_registered_name(tracking_node, name),
     )
     tracking_node.finish()
     root.finish()
@@ -233,6 +235,27 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
         objectives=objectives, training=training, seed=seed, tracking=tracking,
         task=TaskKind(task_name) if task_name else None, metrics=metrics,
     )
+
+
+def _registered_name(node: Node, spec_name: str) -> str | None:
+    """``tracking.register_model``: a Model Registry name, ``false`` (do not register), or
+    absent, ``null`` or ``true`` (the spec's name)."""
+    value = node.raw("register_model", None)
+    if value is False:
+        return None
+    default = value is None or value is True
+    name = spec_name if default else value
+    if not isinstance(name, str) or not name.strip():
+        node.fail("register_model", f"expected a model name or false, got {describe(value)}")
+    why = (f" (the default is the spec's name, {describe(name)}: set tracking.register_model "
+           "to a name, or false)") if default else ""
+    if "/" in name or ":" in name:
+        node.fail("register_model", "expected a Model Registry name without '/' or ':' "
+                                    f"(MLflow refuses them), got {describe(name)}{why}")
+    if len(name) > MAX_MODEL_NAME:
+        node.fail("register_model", f"expected a name of at most {MAX_MODEL_NAME} characters, "
+                                    f"got {len(name)}{why}")
+    return name
 
 
 def _metric_name(node: Node, key: str, value: Any) -> str:

@@ -170,6 +170,9 @@ class TrackingSpec:
     experiment: str
     #: ``None``: $MLFLOW_TRACKING_URI, else MLflow's default (``sqlite:///mlflow.db``).
     uri: str | None = None
+    #: The Model Registry name the sweep's model is registered under (by default the spec's
+    #: name); ``None`` (``register_model: false``): logged on the sweep run, not registered.
+    register_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,8 @@ class SweepSpec:
                 "lr_schedule": vars_of(self.training.lr_schedule),
             },
             "seed": self.seed,
-            "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri},
+            "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
+                         "register_model": self.tracking.register_model or False},
         }
 
 

@@ -1,0 +1,91 @@
+"""The sweep's data as MLflow dataset inputs: what fills the UI's Dataset column.
+
+Each split (train, validation, and test when there is one) becomes one MLflow dataset: the
+data's name, a digest of every example and label, where it came from (``Dataset.source``),
+its shapes, and the ``mlflow.data.context`` it was used in. The digests are computed once per
+sweep, here; the sweep run logs every split and each trial run its train and validation
+splits, reusing the same entities::
+
+    inputs = SweepDatasets.of(dataset)
+    client.log_inputs(sweep_run_id, inputs.sweep_inputs())
+    client.log_inputs(trial_run_id, inputs.trial_inputs())
+
+Two sweeps on different data differ in digest even when their names and sizes agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mlflow.data import from_numpy
+from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+from mlflow.entities import Dataset as DatasetEntity
+from mlflow.entities import DatasetInput, InputTag
+
+from tracking import tags as T
+
+if TYPE_CHECKING:
+    from sweeps.data import Dataset
+
+__all__ = ["SweepDatasets", "content_digest"]
+
+
+def content_digest(*arrays: Any) -> str:
+    """A digest of every byte of ``arrays`` (with their dtypes and shapes).
+
+    MLflow's own digest reads the first 10,000 values only, so two datasets that differ
+    further on would look alike; hashing it all costs about 0.1 s for MNIST's 60,000 images.
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SweepDatasets:
+    """The dataset inputs of one sweep, by context (``train``, ``validation``, ``test``)."""
+
+    by_context: Mapping[str, DatasetInput]
+
+    @classmethod
+    def of(cls, data: Dataset) -> SweepDatasets:
+        # Where the examples came from, as sweeps describes it (a folder, a file,
+        # "sklearn.datasets.load_diabetes"): MLflow's "local" source, which the UI shows.
+        source = get_dataset_source_from_json(json.dumps({"uri": data.source}), "local")
+        splits = {T.DATA_TRAIN: (data.x_train, data.y_train),
+                  T.DATA_VALIDATION: (data.x_val, data.y_val)}
+        if data.x_test is not None:
+            splits[T.DATA_TEST] = (data.x_test, data.y_test)
+        inputs = {}
+        for context, (x, y) in splits.items():
+            dataset = from_numpy(x, source=source, targets=y, name=data.name,
+                                 digest=content_digest(x, y))
+            fields = dataset.to_dict()  # schema and profile (shapes, sizes) included
+            entity = DatasetEntity(
+                name=fields["name"], digest=fields["digest"], source_type=fields["source_type"],
+                source=fields["source"], schema=fields.get("schema"),
+                profile=fields.get("profile"))
+            inputs[context] = DatasetInput(entity, tags=[InputTag(T.DATA_CONTEXT, context)])
+        return cls(inputs)
+
+    def sweep_inputs(self) -> list[DatasetInput]:
+        return list(self.by_context.values())
+
+    def trial_inputs(self) -> list[DatasetInput]:
+        return [self.by_context[c] for c in (T.DATA_TRAIN, T.DATA_VALIDATION)]
+
+    def digest(self, context: str) -> str | None:
+        found = self.by_context.get(context)
+        return found.dataset.digest if found else None
+
+    def name(self, context: str) -> str | None:
+        found = self.by_context.get(context)
+        return found.dataset.name if found else None
