@@ -18,7 +18,6 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -149,11 +148,6 @@ class MlflowTracker(SweepObserver):
         self.lost: TrackingLost | None = None
         self._last_trial: int | None = None  # the number of the last trial whose run ended
 
-    def _lost(self, exc: Exception) -> TrackingLost:
-        server = self.tracking_uri.startswith(("http://", "https://"))
-        store = (f"the MLflow tracking server at {self.tracking_uri}" if server
-                 else f"the MLflow store {self.tracking_uri}")
-        return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
         self._sweep_name = experiment
         self._register_as: str | None = None
         self._datasets: SweepDatasets | None = None
@@ -164,6 +158,11 @@ class MlflowTracker(SweepObserver):
         self.registration: Registration | None = None
         self.model_note: str | None = None
 
+    def _lost(self, exc: Exception) -> TrackingLost:
+        server = self.tracking_uri.startswith(("http://", "https://"))
+        store = (f"the MLflow tracking server at {self.tracking_uri}" if server
+                 else f"the MLflow store {self.tracking_uri}")
+        return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
     def _mark_training_experiment(self) -> None:
         """Tag the experiment as custom-model development, unless it already has a kind.
 
