@@ -147,7 +147,6 @@ class MlflowTracker(SweepObserver):
         #: Set once the store stopped answering: nothing more is sent to it.
         self.lost: TrackingLost | None = None
         self._last_trial: int | None = None  # the number of the last trial whose run ended
-
         self._sweep_name = experiment
         self._register_as: str | None = None
         self._datasets: SweepDatasets | None = None
@@ -163,6 +162,7 @@ class MlflowTracker(SweepObserver):
         store = (f"the MLflow tracking server at {self.tracking_uri}" if server
                  else f"the MLflow store {self.tracking_uri}")
         return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
+
     def _mark_training_experiment(self) -> None:
         """Tag the experiment as custom-model development, unless it already has a kind.
 
