@@ -16,9 +16,14 @@ from typing import Any
 
 from sweeps.errors import SweepInterrupted
 
-__all__ = ["check", "handled"]
+__all__ = ["check", "handled", "requested"]
 
 _requested = threading.Event()
+
+
+def requested() -> bool:
+    """Whether Ctrl-C or SIGTERM arrived during the sweep."""
+    return _requested.is_set()
 
 
 def check() -> None:

@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
+from sweeps import interrupts
 from sweeps.engines.base import Engine, fit_arguments, training_callbacks
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.engines.optuna_hp import OptunaHyperParameters
@@ -34,7 +35,7 @@ from sweeps.engines.optuna_study import (
     make_sampler,
     open_storage,
 )
-from sweeps.errors import SweepsError
+from sweeps.errors import SweepInterrupted, SweepsError
 from sweeps.events import SweepObserver, TrialStatus
 from sweeps.spec import Direction, SweepSpec
 
@@ -222,6 +223,11 @@ class OptunaEngine(Engine):
             trial.set_user_attr(INTERRUPTED, True)
             raise
         except Exception as exc:
+            if interrupts.requested():
+                # Ctrl-C/SIGTERM surfaced inside Keras or TensorFlow as another exception:
+                # still an interruption (run KILLED, trial re-run on --resume), not a failure.
+                trial.set_user_attr(INTERRUPTED, True)
+                raise SweepInterrupted("interrupted") from exc
             lifecycle.ended(TrialStatus.FAILED, message=f"NonFiniteLoss: {exc}" if isinstance(
                 exc, NonFiniteLoss) else traceback.format_exc())
             raise
