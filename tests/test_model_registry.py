@@ -52,6 +52,13 @@ def test_the_final_model_is_registered_loads_and_records_its_data(tracking_uri: 
     assert model.predict(x_test).shape == (7, 10)
     signature = model.metadata.get_input_schema().inputs[0]
     assert signature.shape == (-1, 28, 28) and signature.type == np.dtype("uint8")
+    # A bundled hypermodel's requirements are known, not inferred: pinned to this process.
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(CHAMPION)).read_text().split()
+    import keras
+    import tensorflow as tf
+
+    assert {f"keras=={keras.__version__}", f"tensorflow=={tf.__version__}",
+            f"numpy=={np.__version__}"} <= set(requirements), requirements
 
     # Dataset inputs: every split on the sweep run, train and validation on the trial run.
     def inputs(run_id: str) -> dict[str, tuple[str, str]]:

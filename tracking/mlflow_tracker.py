@@ -41,7 +41,14 @@ from sweeps.trials import TrialRecord
 from tracking import plots
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
-from tracking.models import Registration, TestResult, input_example, log_keras_model, register
+from tracking.models import (
+    Registration,
+    TestResult,
+    input_example,
+    keras_requirements,
+    log_keras_model,
+    register,
+)
 from tracking.queries import trial_row
 from tracking.store import is_unavailable, open_client, reason, store_errors
 
@@ -151,6 +158,9 @@ class MlflowTracker(SweepObserver):
         self._register_as: str | None = None
         self._datasets: SweepDatasets | None = None
         self._example: Any = None
+        #: The final model's pip requirements: known for bundled hypermodels, else None
+        #: (MLflow infers them from what the user's model imports).
+        self._requirements: list[str] | None = None
         #: Set when the sweep ends with a model: ``models:/<model id>``, the registry's
         #: outcome (None if not registered), and one line for the console about both.
         self.model_uri: str | None = None
@@ -183,6 +193,8 @@ class MlflowTracker(SweepObserver):
         self._metric = event.task.primary_metric if event.task else "accuracy"
         self._sweep_name = spec.name
         self._register_as = spec.tracking.register_model
+        if spec.hypermodel.bundled:
+            self._requirements = keras_requirements()
         if event.dataset is not None:  # digests computed once, for the sweep and every trial
             self._datasets = SweepDatasets.of(event.dataset)
             self._example = input_example(event.dataset.x_train)
@@ -379,7 +391,7 @@ class MlflowTracker(SweepObserver):
             params = self.client.get_run(self._trial_runs[event.best_trial_id]).data.params
         logged = log_keras_model(self.client, self.experiment_id, self.parent_run_id,
                                  event.best_model, self._example, name=self._sweep_name,
-                                 params=params)
+                                 params=params, pip_requirements=self._requirements)
         self.model_uri = f"models:/{logged.model_id}"
         return logged
 
