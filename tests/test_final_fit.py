@@ -14,6 +14,7 @@ from sweeps.errors import SpecError
 from sweeps.runner import SweepResult, run_sweep
 from sweeps.spec import load_spec, parse_spec
 from sweeps.state import spec_hash
+from tests.test_own_model import SELF_COMPILED, write_module
 from tracking import tags as T
 
 TINY = ["data.subset=600", "search_space.units={min: 16, max: 32, step: 16}",
@@ -132,3 +133,25 @@ def test_a_bad_final_section_is_one_line(text: str, expected: str) -> None:
     with pytest.raises(SpecError) as raised:
         parse_spec(f"data: {{name: mnist}}\nhypermodel: mlp\n{text}\n", "m.yaml")
     assert str(raised.value) == expected
+
+
+def test_a_builders_own_compile_and_fit_make_the_final_model(workdir: Path,
+                                                             tracking_uri: str) -> None:
+    import sweeps
+
+    write_module(workdir, "kt_builder", SELF_COMPILED)  # keras-tuner HyperModel, own compile+fit
+    spec = {"name": "digits_kt", "data": {"name": "digits", "test_split": 0.2},
+            "hypermodel": {"name": "kt_builder:Builder"}, "objective": {"metric": "val_accuracy"},
+            "tuner": {"kind": "random", "max_trials": 2}, "training": {"max_epochs": 3},
+            "final": {"retrain": True}}
+    result = sweeps.run(spec, stream=io.StringIO())
+    client = MlflowClient(tracking_uri)
+    best_run = client.get_run(result.sweep_run_id).data.tags[T.BEST_RUN_ID]
+    assert result.final_fit.epochs == epochs_to_best(client, best_run)
+    assert result.final_fit.examples == 1797 - 359  # digits less the test slice
+    optimizer = result.model.optimizer  # the builder's own compile step, with the best lr
+    assert type(optimizer).__name__ == "SGD"
+    assert float(optimizer.learning_rate) == pytest.approx(result.best_hyperparameters["lr"])
+    assert set(result.test_metrics) == {"test_accuracy", "test_loss"} == {
+        k.removeprefix("best_trial_") for k in client.get_run(result.sweep_run_id).data.metrics
+        if k.startswith("best_trial_")}
