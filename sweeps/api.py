@@ -75,7 +75,8 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
          early_stopping: Mapping[str, Any] | None = None, validation_split: float = 0.1,
          test_split: float | None = None, work_dir: str | Path = ".sweeps",
          resume: bool = False, overwrite: bool = False, stream: TextIO | None = None,
-         quiet: bool = True, register_model: str | bool = True) -> SweepResult:
+         quiet: bool = True, register_model: str | bool = True,
+         final_retrain: bool = False) -> SweepResult:
     """Tune ``build_model`` on ``data`` without a spec file.
 
     ``build_model``: a KerasTuner-style ``build_model(hp)`` function, a
@@ -85,7 +86,9 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
     one of these. ``objective``: a metric name (direction from its name), a mapping with
     ``metric`` and ``direction``, or a list of those; default ``val_loss``.
     ``register_model``: the Model Registry name of the final model (``True``: the sweep's
-    name; ``False``: logged on the sweep run only).
+    name; ``False``: logged on the sweep run only). ``final_retrain``: the spec's
+    ``final.retrain`` (train the best hyperparameters again on training plus validation data;
+    ``result.model`` is then that model, ``result.best_trial_model`` the best trial's).
 
     Re-running the same call refuses (the sweep has state) unless ``resume`` or
     ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
@@ -101,6 +104,7 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
         "search_space": dict(search_space or {}),
         "tuner": {"kind": tuner, "max_trials": max_trials},
         "seed": seed,
+        "final": {"retrain": final_retrain},
         "tracking": {"experiment": experiment or name, "uri": tracking_uri,
                      "register_model": register_model},
     }

@@ -146,6 +146,28 @@ class ConsoleReporter(SweepObserver):
             f"{outcome} | {best_text} | {_clock(time.monotonic() - self._start)}"
         )
 
+    def _final_fit(self, event: SweepEnded) -> None:
+        """How the final model was made, and its test metrics beside the best trial's."""
+        fit = event.final_fit
+        if fit.failure:
+            self._print(f"final fit failed ({fit.failure}): the best trial's model is the "
+                        "final model")
+            for key, value in event.test_metrics.items():
+                self._print(f"{key}: {value:.4f}")
+            return
+        self._print(f"final fit: the best hyperparameters retrained from scratch on "
+                    f"{fit.examples:,} train+validation examples for {fit.epochs} "
+                    f"epoch{'s' if fit.epochs != 1 else ''} "
+                    f"({fit.wall_time_s:.1f} s)")
+        if not event.test_metrics:
+            return
+        width = max(len(key) for key in event.test_metrics)
+        self._print(f"  {'':<{width}}  {'final model':>11}  {'best trial':>10}")
+        for key, value in event.test_metrics.items():
+            theirs = event.best_trial_test_metrics.get(key)
+            self._print(f"  {key:<{width}}  {value:>11.4f}  "
+                        f"{format(theirs, '.4f') if theirs is not None else '-':>10}")
+
     def sweep_ended(self, event: SweepEnded) -> None:
         top = self.book.top(5)
         self._print()
@@ -169,8 +191,11 @@ class ConsoleReporter(SweepObserver):
                         f"{record.epochs_run:>6}  {record.param_count or 0:>9,}  {_params(record)}")
         best = top[0]
         self._print(f"best trial {best.number}: {_params(best)}")
-        for key, value in event.test_metrics.items():
-            self._print(f"{key}: {value:.4f}")
+        if event.final_fit is not None:
+            self._final_fit(event)
+        else:
+            for key, value in event.test_metrics.items():
+                self._print(f"{key}: {value:.4f}")
         if event.test_note:
             self._print(f"note: {event.test_note}")
         self._print(f"elapsed: {_clock(time.monotonic() - self._start)}")

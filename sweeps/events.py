@@ -120,10 +120,16 @@ class SweepEnded:
     test_metrics: Mapping[str, float]
     #: Trials on the Pareto front of a multi-objective search.
     pareto_trial_ids: Sequence[str] = ()
-    #: The best trial's trained Keras model, for tracking to save; None if no trial completed.
+    #: The final Keras model, for tracking to log and register: the best trial's, or the
+    #: final fit's (``final.retrain``); None if no trial completed.
     best_model: Any = None
     #: Why there is no test evaluation (no test set, weights elsewhere), if there is none.
     test_note: str | None = None
+    #: With ``final.retrain``: how the final model was made (sweeps.final_fit.FinalFit).
+    final_fit: Any = None
+    #: With ``final.retrain``: the best trial's own model on the test set, for comparison
+    #: (``test_metrics`` are then the final fit's).
+    best_trial_test_metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 class SweepObserver:

@@ -42,14 +42,20 @@ class SweepResult:
     best: TrialRecord | None
     test_metrics: dict[str, float]
     trials: list[TrialRecord]
-    #: The best trial's trained model (None if no trial completed, or another worker ended
-    #: the sweep).
+    #: The final model, the one logged and registered: the best trial's trained model, or
+    #: with ``final.retrain`` the final fit's (None if no trial completed, or another worker
+    #: ended the sweep). ``test_metrics`` are its.
     model: Any = field(default=None, repr=False)
     #: The model as MLflow logged it (``models:/<model id>``), for ``mlflow.pyfunc.load_model``.
     model_uri: str | None = None
     #: Its Model Registry version and whether it became the champion (``registered_model``
     #: ``.champion_uri`` is ``models:/<name>@champion``); None if not registered.
     registered_model: Any = None
+    #: With ``final.retrain``: how the final model was made (:class:`~sweeps.final_fit.
+    #: FinalFit`), and the best trial's own model and test metrics, for comparison.
+    final_fit: Any = field(default=None, repr=False)
+    best_trial_model: Any = field(default=None, repr=False)
+    best_trial_test_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def best_hyperparameters(self) -> dict[str, Any]:
@@ -93,7 +99,11 @@ class Session:
         check_usable(self.tracking_uri, work_dir)
         self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
         self.test_metrics: dict[str, float] = {}
+        #: The final model (the final fit's, or the best trial's) and the best trial's own.
         self.best_model: Any = None
+        self.best_trial_model: Any = None
+        self.best_trial_test_metrics: dict[str, float] = {}
+        self.final_fit: Any = None
 
     def start(self, *, quiet: bool) -> None:
         """Load TensorFlow, build the first model and check the spec against it, and set up
@@ -152,7 +162,11 @@ class Session:
                 self.observer.close()
 
     def finish(self, engine: Engine, *, model_missing_ok: bool = False) -> None:
-        """Evaluate the best trial's model on the test set (its only use) and end the sweep."""
+        """Make the final model, evaluate it on the test set (its only use) and end the sweep.
+
+        The final model is the best trial's, or with ``final.retrain`` its hyperparameters
+        trained again on training plus validation data; then both are tested.
+        """
         best = self.book.best()
         model = None
         note = None
@@ -162,24 +176,43 @@ class Session:
             except OSError as exc:
                 if not model_missing_ok:
                     raise
-                note = (f"no test evaluation: the best trial's weights are not here ({exc}); "
-                        "give all workers one --work-dir on a shared filesystem")
+                note = (f"no test evaluation of the best trial's model: its weights are not "
+                        f"here ({exc}); give all workers one --work-dir on a shared filesystem")
                 print(f"note: {note}", file=sys.stderr)
-        if model is not None and self.dataset.has_test:
-            logs = model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=1024,
-                                  verbose=0, return_dict=True)
-            self.test_metrics = {f"test_{name}": float(value) for name, value in logs.items()}
-        elif model is not None:
+        if model is not None:  # before the final fit, which clears Keras's session
+            self.test_metrics = self._evaluate(model)
+        final = None
+        if best is not None and self.spec.final.retrain:
+            from sweeps.final_fit import retrain
+
+            final = retrain(self.spec, self.dataset, engine, best.trial_id)
+        best_trial_metrics: dict[str, float] = {}
+        if final is not None and final.model is not None:
+            best_trial_metrics, self.test_metrics = self.test_metrics, self._evaluate(final.model)
+        final_model = final.model if final is not None and final.model is not None else model
+        if final_model is not None and not self.dataset.has_test:
             note = "no test set: set data.test_split to hold one out"
-        self.best_model = model
+        self.best_model = final_model
+        self.best_trial_model = model
+        self.best_trial_test_metrics = best_trial_metrics
+        self.final_fit = final
         self.observer.sweep_ended(SweepEnded(
             best_trial_id=best.trial_id if best else None,
             best_objective=best.objective if best else None,
-            test_metrics=self.test_metrics, best_model=model,
+            test_metrics=self.test_metrics, best_model=final_model,
             pareto_trial_ids=engine.pareto_trial_ids(), test_note=note,
+            final_fit=final, best_trial_test_metrics=best_trial_metrics,
         ))
         if self.tracker.model_note:  # where the model went: known once tracking has logged it
             self.console.note(self.tracker.model_note)
+
+    def _evaluate(self, model: Any) -> dict[str, float]:
+        """``test_<metric>`` for every compiled metric; empty without a test set."""
+        if not self.dataset.has_test:
+            return {}
+        logs = model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=1024,
+                              verbose=0, return_dict=True)
+        return {f"test_{name}": float(value) for name, value in logs.items()}
 
     def result(self) -> SweepResult:
         assert self.tracker.parent_run_id is not None
@@ -189,5 +222,7 @@ class Session:
             test_metrics=self.test_metrics,
             trials=sorted(self.book.records.values(), key=lambda r: r.number),
             model=self.best_model, model_uri=self.tracker.model_uri,
-            registered_model=self.tracker.registration,
+            registered_model=self.tracker.registration, final_fit=self.final_fit,
+            best_trial_model=self.best_trial_model,
+            best_trial_test_metrics=self.best_trial_test_metrics,
         )

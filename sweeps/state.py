@@ -1,7 +1,8 @@
 """A sweep's identity and its state on disk, so a sweep can be resumed and never doubled.
 
 A sweep is identified by its name plus a hash of the resolved spec (less what does not
-change its results: description, tracking, data.dir, the Optuna storage URL, and the
+change its trials: description, tracking, data.dir, the Optuna storage URL, ``final`` (what
+is done with the best trial once the search ends, redone on every resume), and the
 budget: every kind's ``max_trials``, Hyperband's ``iterations``, so ``--resume`` with a larger
 budget extends the same sweep). Its state
 lives in ``<work_dir>/<name>/<hash>/``: ``sweep.json`` (identity, spec, MLflow sweep run id)
@@ -31,7 +32,8 @@ __all__ = ["SweepState", "prepare_state", "identity", "budget", "spec_changes", 
            "sweep_id",
            "write_atomic"]
 
-_NOT_IDENTITY = (("description",), ("tracking",), ("data", "dir"), ("tuner", "optuna", "storage"))
+_NOT_IDENTITY = (("description",), ("tracking",), ("data", "dir"), ("tuner", "optuna", "storage"),
+                 ("final",))
 #: How many trials a sweep runs: what ``--resume`` may change (extend, or shrink down to the
 #: trials already run), unlike every other key of the identity.
 BUDGET_KEYS = (*(("tuner", kind.value, "max_trials") for kind in TunerKind),

@@ -41,6 +41,12 @@ from sweeps.trials import TrialRecord
 from tracking import plots
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
+from tracking.final_fit import (
+    best_trial_test_metrics,
+    final_fit_metrics,
+    final_fit_params,
+    final_model_tags,
+)
 from tracking.models import (
     Registration,
     TestResult,
@@ -343,11 +349,14 @@ class MlflowTracker(SweepObserver):
         started = time.monotonic()
         logged = self._log_model(event) if event.best_model is not None else None
         metrics = {f"best_{self._objective}": event.best_objective,
-                   **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()}}
+                   **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()},
+                   **final_fit_metrics(event)}
         self.client.log_batch(run_id, metrics=[
             Metric(key, float(value), _now_ms(), 0)
             for key, value in metrics.items() if value is not None] + self._test_metrics(
-                event.test_metrics, logged.model_id if logged is not None else None))
+                event.test_metrics, logged.model_id if logged is not None else None)
+            + self._test_metrics(best_trial_test_metrics(event), None),
+            tags=[RunTag(key, value) for key, value in final_model_tags(event).items()])
         best_runs = set()
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
@@ -389,6 +398,7 @@ class MlflowTracker(SweepObserver):
         params = {}
         if event.best_trial_id is not None:  # the model page shows its hyperparameters
             params = self.client.get_run(self._trial_runs[event.best_trial_id]).data.params
+        params = {**params, **final_fit_params(event)}  # a retrained model: how it was trained
         logged = log_keras_model(self.client, self.experiment_id, self.parent_run_id,
                                  event.best_model, self._example, name=self._sweep_name,
                                  params=params, pip_requirements=self._requirements)

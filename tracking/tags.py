@@ -44,6 +44,19 @@ BEST_RUN_ID = "sweeps.best_run_id"
 PARETO_TRIALS = "sweeps.pareto_trials"
 TEST_NOTE = "sweeps.test_note"
 
+# The sweep run's final model (README, "Final fit")
+FINAL_MODEL = "sweeps.final_model"  # which model was logged: FINAL_RETRAINED or FINAL_BEST_TRIAL
+FINAL_RETRAINED = "retrained"  # final.retrain: the best hyperparameters on train + validation
+FINAL_BEST_TRIAL = "best_trial"  # the best trial's own model
+FINAL_FIT_ERROR = "sweeps.final_fit_error"  # why the final fit gave no model (its loss diverged)
+#: Metrics of the final fit, on the sweep run (and params of the model it logged).
+FINAL_FIT_EPOCHS = "final_fit_epochs"
+FINAL_FIT_EXAMPLES = "final_fit_examples"
+FINAL_FIT_TIME = "final_fit_time_s"
+#: Before a test metric's name: the best trial's own model, beside the final fit's
+#: (``best_trial_test_accuracy`` beside ``test_accuracy``).
+BEST_TRIAL_PREFIX = "best_trial_"
+
 # Trial runs
 TRIAL_ID = "sweeps.trial_id"
 TRIAL_NUMBER = "sweeps.trial_number"

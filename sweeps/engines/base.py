@@ -54,6 +54,17 @@ class Engine(ABC):
     def load_model(self, trial_id: str) -> keras.Model:
         """The trained model of a completed trial, at its best epoch."""
 
+    @abstractmethod
+    def trial_hyperparameters(self, trial_id: str) -> Any:
+        """An ``hp`` holding a completed trial's values: ``builder.build(hp)`` builds its
+        model again, untrained (what the final fit retrains)."""
+
+    @abstractmethod
+    def epochs_to_best(self, trial_id: str) -> int:
+        """How many epochs of training :meth:`load_model`'s weights had: the trial's epochs
+        up to and including its best one, plus those of any trial whose weights it continued
+        (Hyperband's earlier rounds)."""
+
     #: What the engine repaired in its own state when resuming (shown to the user), if anything.
     recovery_note: str | None = None
 
@@ -96,18 +107,17 @@ def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
     )
 
 
-def training_callbacks(spec: SweepSpec) -> list[Any]:
-    """The callbacks of every trial: EarlyStopping as the spec says, and TerminateOnNaN."""
+def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[Any]:
+    """The callbacks of every trial: EarlyStopping as the spec says, and TerminateOnNaN.
+    ``early_stopping=False`` (the final fit, which has no validation data): TerminateOnNaN."""
     import keras
 
     es = spec.training.early_stopping
-    return [
-        keras.callbacks.EarlyStopping(
-            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
-            mode=es.mode.value, restore_best_weights=es.restore_best_weights,
-        ),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    stopping = [keras.callbacks.EarlyStopping(
+        monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+        mode=es.mode.value, restore_best_weights=es.restore_best_weights,
+    )] if early_stopping else []
+    return [*stopping, keras.callbacks.TerminateOnNaN()]
 
 
 def fit_arguments(spec: SweepSpec, data: Dataset) -> dict[str, Any]:

@@ -228,6 +228,23 @@ class KerasTunerEngine(Engine):
     def load_model(self, trial_id: str) -> keras.Model:
         return self.tuner.load_model(self.tuner.oracle.get_trial(trial_id))
 
+    def trial_hyperparameters(self, trial_id: str) -> kt.HyperParameters:
+        # With the tuner/* entries: builders ignore them, and a builder's own fit may read them.
+        return self.tuner.oracle.get_trial(trial_id).hyperparameters.copy()
+
+    def epochs_to_best(self, trial_id: str) -> int:
+        epochs = 0
+        current: str | None = trial_id
+        while current is not None:
+            trial = self.tuner.oracle.get_trial(current)
+            # keras-tuner's best step is the best epoch's index in the trial's own fit (its
+            # History, counted from the fit's first epoch, not from tuner/initial_epoch), and
+            # its checkpoint holds that epoch's weights; a later Hyperband round starts from
+            # its parent's checkpoint (tuner/trial_id), so the parent's epochs count too.
+            epochs += int(trial.best_step or 0) + 1
+            current = trial.hyperparameters.values.get("tuner/trial_id")
+        return epochs
+
     def interrupted_trial_ids(self) -> list[str]:
         """Trials a killed or interrupted run left RUNNING: keras-tuner runs them again."""
         return [t.trial_id for t in self.tuner.oracle.trials.values()

@@ -102,6 +102,16 @@ class TrialLifecycle:
             values.append(float(best(series)))
         return values
 
+    def epochs_to_best(self, metric: str, direction: Direction) -> int:
+        """The epochs trained up to and including the best value of ``metric`` (the first of
+        equal values, the epoch Keras's ``save_best_only`` checkpoint keeps); all of them if
+        the model never reported it."""
+        series = self.history.get(metric)
+        if not series:
+            return self.epochs
+        best = max(series) if direction is Direction.MAX else min(series)
+        return series.index(best) + 1
+
     def ended(self, status: TrialStatus, *, objective: float | None = None,
               message: str | None = None) -> TrialEnded:
         """Report the end. ``objective``: the engine's own score (keras-tuner's oracle);

@@ -28,6 +28,7 @@ from sweeps.engines.base import Engine, fit_arguments, training_callbacks
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.engines.optuna_hp import OptunaHyperParameters
 from sweeps.engines.optuna_study import (
+    EPOCHS_TO_BEST,
     INTERRUPTED,
     RETRY_OF,
     SURPLUS,
@@ -232,27 +233,40 @@ class OptunaEngine(Engine):
                 exc, NonFiniteLoss) else traceback.format_exc())
             raise
         values = lifecycle.objective_values()
+        trial.set_user_attr(EPOCHS_TO_BEST, lifecycle.epochs_to_best(*self._checkpoint_monitor()))
         lifecycle.ended(TrialStatus.COMPLETED)
         return tuple(values) if self.multi else values[0]
 
-    def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
-        """Keep each trial's best epoch (by the primary objective, as keras-tuner does)."""
+    def _checkpoint_monitor(self) -> tuple[str, Direction]:
+        """What picks a trial's checkpointed epoch: the primary objective, as keras-tuner's
+        checkpoints do (``val_loss`` when that is the parameter count)."""
         objective = self.spec.objective
         monitor = objective.metric if objective.metric != "params" else "val_loss"
-        mode = "min" if monitor.endswith("loss") else objective.direction.value
+        return monitor, Direction.MIN if monitor.endswith("loss") else objective.direction
+
+    def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
+        """Keep each trial's best epoch."""
+        monitor, mode = self._checkpoint_monitor()
         return keras.callbacks.ModelCheckpoint(
-            self.models_dir / f"trial_{trial_id}.weights.h5", monitor=monitor, mode=mode,
+            self.models_dir / f"trial_{trial_id}.weights.h5", monitor=monitor, mode=mode.value,
             save_best_only=True, save_weights_only=True)
 
     # -- results -------------------------------------------------------------------------
     def load_model(self, trial_id: str) -> keras.Model:
-        frozen = self.study.trials[int(trial_id)]
         keras.backend.clear_session()
-        hp = OptunaHyperParameters(optuna.trial.FixedTrial(frozen.params, frozen.number),
-                                   self.declared.narrowed)
-        model = self.builder.build(hp)
+        model = self.builder.build(self.trial_hyperparameters(trial_id))
         model.load_weights(self.models_dir / f"trial_{trial_id}.weights.h5")
         return model
+
+    def trial_hyperparameters(self, trial_id: str) -> OptunaHyperParameters:
+        frozen = self.study.trials[int(trial_id)]
+        return OptunaHyperParameters(optuna.trial.FixedTrial(frozen.params, frozen.number),
+                                     self.declared.narrowed)
+
+    def epochs_to_best(self, trial_id: str) -> int:
+        attrs = self.study.trials[int(trial_id)].user_attrs
+        # A trial run before sweeps recorded it (a resumed older study): the most it trained.
+        return int(attrs.get(EPOCHS_TO_BEST, self.spec.training.max_epochs))
 
     def pareto_trial_ids(self) -> list[str]:
         if not self.multi:

@@ -12,12 +12,14 @@ import optuna
 
 from sweeps.errors import SweepsError
 
-__all__ = ["INTERRUPTED", "RETRY_OF", "SURPLUS", "open_storage", "make_sampler", "make_pruner"]
+__all__ = ["EPOCHS_TO_BEST", "INTERRUPTED", "RETRY_OF", "SURPLUS", "open_storage",
+           "make_sampler", "make_pruner"]
 
 #: User attributes on Optuna trials that sweeps sets.
 INTERRUPTED = "sweeps_interrupted"  # stopped by Ctrl-C / SIGTERM / a kill: run it again
 RETRY_OF = "sweeps_retry_of"  # on a re-run: the number of the trial it replaces
 SURPLUS = "sweeps_surplus"  # asked for by a worker after the budget was used up: not run
+EPOCHS_TO_BEST = "sweeps_epochs_to_best"  # epochs up to the checkpointed (best) one: final fit
 
 
 def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseStorage:

@@ -27,6 +27,7 @@ from hypermodels.space import (
 )
 from sweeps.errors import SpecError
 from sweeps.metrics import direction_of
+from sweeps.spec._final import parse_final
 from sweeps.spec._model import (
     DATA_KEYS,
     DataSpec,
@@ -220,6 +221,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
     training = _training(root.child("training"))
+    final = parse_final(root.child("final"))
     seed = root.integer("seed", 0, minimum=0, maximum=MAX_SEED)
     tracking_node = root.child("tracking")
     tracking = TrackingSpec(
@@ -233,7 +235,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
         name=name, description=description, source=root.origin.source, data=data,
         hypermodel=hypermodel_spec, search_space=search_space, tuner=tuner,
         objectives=objectives, training=training, seed=seed, tracking=tracking,
-        task=TaskKind(task_name) if task_name else None, metrics=metrics,
+        task=TaskKind(task_name) if task_name else None, metrics=metrics, final=final,
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "ScheduleSpec",
     "TrainingSpec",
     "TrackingSpec",
+    "FinalSpec",
     "SweepSpec",
 ]
 
@@ -176,6 +177,17 @@ class TrackingSpec:
 
 
 @dataclass(frozen=True)
+class FinalSpec:
+    """What makes the sweep's final model once the search is over (README, "Final fit")."""
+
+    #: True: the best hyperparameters are trained again from scratch on training plus
+    #: validation data, for as many epochs as the best trial's weights had, and that model is
+    #: tested, logged and registered (the best trial's own model is tested beside it).
+    #: False: the best trial's model is the final model.
+    retrain: bool = False
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str
     description: str
@@ -197,6 +209,7 @@ class SweepSpec:
     task: TaskKind | None = None
     #: Keras metric names compiled in besides the task's defaults.
     metrics: tuple[str, ...] = ()
+    final: FinalSpec = field(default_factory=FinalSpec)
 
     @property
     def objective(self) -> ObjectiveSpec:
@@ -228,6 +241,7 @@ class SweepSpec:
                                    "mode": self.training.early_stopping.mode.value},
                 "lr_schedule": vars_of(self.training.lr_schedule),
             },
+            "final": {"retrain": self.final.retrain},
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
                          "register_model": self.tracking.register_model or False},

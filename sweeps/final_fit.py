@@ -1,0 +1,82 @@
+"""The final fit: the best hyperparameters trained again, from scratch, on training plus
+validation data (``final: {retrain: true}``; README, "Final fit").
+
+Once the search has chosen, the validation slice has done its job, and a model trained on it
+as well sees more examples: the last step of the Keras Tuner tutorial. With no validation data
+left there is nothing for EarlyStopping to watch, so the length is fixed in advance: the
+epochs the best trial's own weights had (:meth:`~sweeps.engines.Engine.epochs_to_best`: up to
+its best epoch, across Hyperband's rounds). Everything else is the trial's: its builder
+(and the builder's own ``fit``), batch size, learning-rate schedule (``decay_per: epoch``
+decays per epoch of the larger data, as the trials did per epoch of theirs), and the spec's
+seed. The inputs' normalisation, for float features, is computed from the data it trains on.
+
+    fit = retrain(spec, dataset, engine, best.trial_id)
+    fit.model, fit.epochs, fit.examples, fit.wall_time_s
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sweeps import interrupts
+from sweeps.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from sweeps.data import Dataset
+    from sweeps.engines import Engine
+
+__all__ = ["FinalFit", "retrain"]
+
+
+@dataclass(frozen=True)
+class FinalFit:
+    """What the final fit made, and how."""
+
+    #: The retrained model; None if its training loss became NaN or infinite.
+    model: Any
+    #: The best trial the hyperparameters came from (its engine id).
+    trial_id: str
+    epochs: int
+    #: Training plus validation examples it trained on.
+    examples: int
+    wall_time_s: float
+    #: Why there is no model (the loss diverged), if there is none.
+    failure: str | None = None
+
+
+def retrain(spec: SweepSpec, dataset: Dataset, engine: Engine, trial_id: str) -> FinalFit:
+    """Train trial ``trial_id``'s hyperparameters from scratch on training + validation data."""
+    import keras
+    import numpy as np
+
+    from sweeps.builders import make_builder
+    from sweeps.engines.base import build_context, fit_arguments, training_callbacks
+
+    data = dataclasses.replace(
+        dataset, x_train=np.concatenate([dataset.x_train, dataset.x_val]),
+        y_train=np.concatenate([dataset.y_train, dataset.y_val]))
+    # A builder bound to the combined data: its schedule's epoch length and its inputs'
+    # statistics are those of the data it now trains on.
+    builder, _ = make_builder(spec, build_context(spec, data))
+    epochs = engine.epochs_to_best(trial_id)
+    hp = engine.trial_hyperparameters(trial_id)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed)
+    started = time.monotonic()
+    model = builder.build(hp)
+    # An interrupt that Python swallowed inside TensorFlow still ends the fit within an epoch.
+    check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: interrupts.check())
+    history = builder.fit(hp, model, **{
+        **fit_arguments(spec, data), "validation_data": None, "epochs": epochs,
+        "callbacks": [*training_callbacks(spec, early_stopping=False), check]})
+    losses = getattr(history, "history", {}).get("loss") or [0.0]
+    failure = None
+    if not math.isfinite(losses[-1]):
+        failure = f"the training loss became {losses[-1]} at epoch {len(losses) - 1}"
+    return FinalFit(model=None if failure else model, trial_id=trial_id, epochs=epochs,
+                    examples=len(data.x_train), wall_time_s=time.monotonic() - started,
+                    failure=failure)

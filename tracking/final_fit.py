@@ -1,0 +1,54 @@
+"""What the sweep run records of its final model: which model it is and, after a final fit
+(``final.retrain``), how it was trained and the best trial's own test metrics beside it.
+
+Tags: ``sweeps.final_model`` (``retrained`` or ``best_trial``), ``sweeps.final_fit_error`` if
+the fit diverged. Metrics: ``final_fit_epochs``, ``final_fit_examples``, ``final_fit_time_s``
+and ``best_trial_test_<metric>`` beside the final model's ``test_<metric>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sweeps.events import SweepEnded
+from tracking import tags as T
+
+__all__ = ["final_model_tags", "final_fit_metrics", "final_fit_params", "best_trial_test_metrics"]
+
+
+def _retrained(event: SweepEnded) -> Any:
+    """The final fit, if it made the final model."""
+    fit = event.final_fit
+    return fit if fit is not None and fit.failure is None else None
+
+
+def final_model_tags(event: SweepEnded) -> dict[str, str]:
+    if event.best_model is None:
+        return {}
+    kind = T.FINAL_RETRAINED if _retrained(event) else T.FINAL_BEST_TRIAL
+    tags = {T.FINAL_MODEL: kind}
+    if event.final_fit is not None and event.final_fit.failure:
+        tags[T.FINAL_FIT_ERROR] = event.final_fit.failure
+    return tags
+
+
+def final_fit_metrics(event: SweepEnded) -> dict[str, float]:
+    """How the final model was trained, on the sweep run."""
+    fit = _retrained(event)
+    if fit is None:
+        return {}
+    return {T.FINAL_FIT_EPOCHS: float(fit.epochs), T.FINAL_FIT_EXAMPLES: float(fit.examples),
+            T.FINAL_FIT_TIME: fit.wall_time_s}
+
+
+def final_fit_params(event: SweepEnded) -> dict[str, str]:
+    """How the final model was trained, beside its hyperparameters on the logged model."""
+    fit = _retrained(event)
+    if fit is None:
+        return {}
+    return {T.FINAL_FIT_EPOCHS: str(fit.epochs), T.FINAL_FIT_EXAMPLES: str(fit.examples)}
+
+
+def best_trial_test_metrics(event: SweepEnded) -> dict[str, float]:
+    return {f"{T.BEST_TRIAL_PREFIX}{key}": value
+            for key, value in event.best_trial_test_metrics.items()}
