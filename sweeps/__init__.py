@@ -3,6 +3,7 @@
     import sweeps
     sweeps.run("mnist_mlp", tuner="optuna", max_trials=5)
     sweeps.tune(build_model, data=(x, y), tuner="hyperband")
+    sweeps.recheck("mnist_mlp", top=3, seeds=3)     # the top 3 again, under 3 other seeds
 
 Importing this package is cheap: TensorFlow, Keras and MLflow load only when a sweep runs.
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["run", "tune", "SweepResult", "__version__"]
+__all__ = ["run", "tune", "recheck", "SweepResult", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, as Optuna loads its heavier modules: `python -m sweeps --help` stays fast.
-    if name in ("run", "tune"):
+    if name in ("run", "tune", "recheck"):
         from sweeps import api
 
         return getattr(api, name)

@@ -5,8 +5,10 @@
     result = sweeps.run("mnist_mlp", tuner="random", max_trials=5)      # a spec, as the CLI
     result = sweeps.tune(build_model, data=(x, y), tuner="optuna")      # no YAML at all
     result.best_hyperparameters, result.model, result.trials_frame()
+    checked = sweeps.recheck("mnist_mlp", top=3, seeds=3)              # the top 3, other seeds
 
-Both return a :class:`~sweeps.session.SweepResult`. A sweep run this way leaves the caller's
+``run`` and ``tune`` return a :class:`~sweeps.session.SweepResult`, ``recheck`` a
+:class:`~sweeps.rechecking.RecheckResult`. A sweep run this way leaves the caller's
 process as it found it (warning filters, signal handlers, log levels, random generators).
 """
 
@@ -22,7 +24,7 @@ from sweeps.spec import SweepSpec, load_spec, parse_spec_dict
 if TYPE_CHECKING:
     from sweeps.session import SweepResult
 
-__all__ = ["run", "tune", "OVERRIDES"]
+__all__ = ["run", "tune", "recheck", "OVERRIDES"]
 
 #: Keyword arguments of :func:`run`, as the CLI's flags: each sets one spec key.
 OVERRIDES = {
@@ -129,3 +131,14 @@ def _yaml(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
+            data_dir: str | None = None, stream: TextIO | None = None,
+            quiet: bool = True) -> Any:
+    """Retrain sweep ``sweep``'s ``top`` configurations (a sweep name or sweep run id, read
+    back from MLflow) with ``seeds`` other seeds each; see :mod:`sweeps.rechecking`."""
+    from sweeps.rechecking import recheck as _recheck
+
+    return _recheck(sweep, top=top, seeds=seeds, tracking_uri=tracking_uri,
+                    data_dir=data_dir, stream=stream or sys.stdout, quiet=quiet)

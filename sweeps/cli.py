@@ -1,4 +1,4 @@
-"""``python -m sweeps``: list, show, plan and run sweep specs.
+"""``python -m sweeps``: list, show, plan, run and re-check sweep specs.
 
 ``--help``, ``list`` and ``show`` import neither TensorFlow, Keras nor MLflow: the runner and
 everything under it load only inside ``run``.
@@ -78,7 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue this sweep where it stopped (same spec only)")
     again.add_argument("--overwrite", action="store_true",
                        help="discard this sweep's state and start it over")
+    run.add_argument("--recheck", type=int, metavar="K",
+                     help="at the end, retrain the top K configurations with other seeds "
+                          "(as `recheck`)")
+    run.add_argument("--recheck-seeds", type=int, default=3, metavar="N",
+                     help="seeds per configuration for --recheck (default 3)")
     run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+
+    recheck = commands.add_parser(
+        "recheck", help="retrain a sweep's top configurations with other seeds: mean, spread "
+                        "and a 95%% interval each, logged under the sweep run")
+    recheck.add_argument("sweep", metavar="SWEEP",
+                         help="a sweep name (its latest run) or an MLflow sweep run id")
+    recheck.add_argument("--top", type=int, default=3, metavar="K",
+                         help="configurations to retrain, best first (default 3)")
+    recheck.add_argument("--seeds", type=int, default=3, metavar="N",
+                         help="seeds per configuration (default 3)")
+    recheck.add_argument("--tracking-uri", metavar="URI",
+                         help="MLflow store (else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    recheck.add_argument("--data-dir", metavar="DIR",
+                         help="folder of the dataset's IDX files, if not where the sweep read it")
+    recheck.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
     worker = commands.add_parser(
         "worker", help="run trials of a shared Optuna study beside other workers")
@@ -136,7 +156,23 @@ def _run(args: argparse.Namespace) -> int:
     print(f"MLflow: experiment {spec.tracking.experiment!r} (id {result.experiment_id}), "
           f"sweep run {result.sweep_run_id}")
     print(f"browse: mlflow ui --backend-store-uri {result.tracking_uri}")
-    return 0 if result.best is not None else 1
+    if result.best is None:
+        return 1
+    if args.recheck:
+        from sweeps.rechecking import recheck
+
+        recheck(result.sweep_run_id, top=args.recheck, seeds=args.recheck_seeds,
+                tracking_uri=result.tracking_uri, data_dir=args.data_dir,
+                quiet=not args.verbose)
+    return 0
+
+
+def _recheck(args: argparse.Namespace) -> int:
+    from sweeps.rechecking import recheck
+
+    recheck(args.sweep, top=args.top, seeds=args.seeds, tracking_uri=args.tracking_uri,
+            data_dir=args.data_dir, quiet=not args.verbose)
+    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -163,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(args)
     if args.command == "compare":
         return compare(args)
+    if args.command == "recheck":
+        return _recheck(args)
     return _run(args)
 
 

@@ -62,7 +62,7 @@ __all__ = ["MlflowTracker"]
 
 _log = logging.getLogger(__name__)
 
-_RUN_STATUS = {
+RUN_STATUS = {
     TrialStatus.COMPLETED: "FINISHED",
     TrialStatus.FAILED: "FAILED",
     TrialStatus.PRUNED: "FINISHED",  # pruning is a normal end; the trial_status tag tells
@@ -311,7 +311,8 @@ class MlflowTracker(SweepObserver):
 
     def _trial_runs_of(self, run_id: str) -> list[Any]:
         return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run_id}'",
+            [self.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run_id}' and "
+            f"tags.`{T.KIND}` = '{T.KIND_TRIAL}'",  # not a re-check's runs
             max_results=50000, order_by=["attributes.start_time ASC"])
 
     @_recording
@@ -503,7 +504,7 @@ class MlflowTracker(SweepObserver):
             number = self._trial_numbers[event.trial_id]
             self.client.update_run(run_id, name=f"trial-{number:03d} (pruned)")
         self._counts[event.status] += 1
-        self.client.set_terminated(run_id, _RUN_STATUS[event.status])
+        self.client.set_terminated(run_id, RUN_STATUS[event.status])
         self._open_trials.discard(event.trial_id)
         self._last_trial = self._trial_numbers[event.trial_id]
 
@@ -516,7 +517,7 @@ class MlflowTracker(SweepObserver):
         """
         if self.lost is not None:
             return
-        run_status = _RUN_STATUS[status]
+        run_status = RUN_STATUS[status]
         for trial_id in sorted(self._open_trials):
             run_id = self._trial_runs[trial_id]
             self._safely(run_id, lambda r=run_id: self.client.set_tag(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from sweeps.errors import TrackingError
 from tracking import tags as T
 
 __all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
-           "to_optuna_study", "trial_row"]
+           "param_value", "to_optuna_study", "trial_row"]
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -91,10 +92,20 @@ def trial_row(run: Run) -> TrialRow:
         run_id=run.info.run_id,
         number=int(tags.get(T.TRIAL_NUMBER, 0)),
         status=tags.get(T.TRIAL_STATUS, run.info.status),
-        params={k: yaml.safe_load(v) for k, v in run.data.params.items()},
+        params={k: param_value(v) for k, v in run.data.params.items()},
         metrics=dict(run.data.metrics),
         tags=dict(tags),
     )
+
+
+def param_value(text: str) -> Any:
+    """A parameter as it was before MLflow stored it as a string: ``str(value)`` of an int,
+    float, bool or string. YAML reads most back, but takes ``1e-05`` for a string."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
 
 
 def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
@@ -105,9 +116,9 @@ def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
             spec = yaml.safe_load(handle)
     except Exception:  # noqa: BLE001 - a sweep logged without its spec still compares
         spec = {}
-    children = client.search_runs(
-        [run.info.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run.info.run_id}'",
-        max_results=50000)
+    children = client.search_runs(  # trial runs only: not a re-check's runs
+        [run.info.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run.info.run_id}' "
+        f"and tags.`{T.KIND}` = '{T.KIND_TRIAL}'", max_results=50000)
     trials = sorted((trial_row(c) for c in children if c.info.status != "RUNNING"
                      and c.data.tags.get(T.TRIAL_STATUS) != "KILLED"),
                     key=lambda t: t.number)

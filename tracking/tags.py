@@ -20,7 +20,7 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND_TRAINING = "custom_model_development"
 
 # Both kinds of run
-KIND = "sweeps.kind"  # KIND_SWEEP or KIND_TRIAL
+KIND = "sweeps.kind"  # KIND_SWEEP, KIND_TRIAL or a KIND_RECHECK*
 KIND_SWEEP = "sweep"
 KIND_TRIAL = "trial"
 OPTIMIZER = "sweeps.optimizer"  # "sweeps" (the spec's Adam + schedule) or "builder"
@@ -76,3 +76,14 @@ TEST_DIGEST = "sweeps.test_digest"  # the test set's digest: values compare on t
 
 #: Engine-specific tags (hyperband.bracket, optuna.trial_number) start with these.
 ENGINE_TAG_PREFIXES = ("hyperband.", "optuna.")
+
+# Re-check runs (python -m sweeps recheck): a KIND_RECHECK run under the sweep run, a
+# KIND_RECHECK_CONFIG run per configuration under it, a KIND_RECHECK_SEED run per seed under that.
+KIND_RECHECK = "recheck"
+KIND_RECHECK_CONFIG = "recheck_configuration"
+KIND_RECHECK_SEED = "recheck_seed"
+RECHECK_RANKING = "sweeps.recheck_ranking"  # trial numbers, best mean first
+RECHECK_REORDERED = "sweeps.recheck_reordered"  # "true" if that differs from the sweep's order
+SWEEP_RANK = "sweeps.sweep_rank"
+RECHECK_RANK = "sweeps.recheck_rank"
+SEED = "sweeps.seed"

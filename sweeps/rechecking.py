@@ -1,0 +1,290 @@
+"""Re-check: a sweep's top configurations trained again under other seeds.
+
+A sweep ranks each configuration on one seed's luck: one weight initialisation, one
+shuffling. :func:`recheck` reads a finished sweep back from MLflow (its resolved spec and its
+trial runs, whichever engine ran it), trains its ``top`` configurations again with ``seeds``
+new seeds each, exactly as a trial trains (the spec's data, schedule, EarlyStopping and
+objective), and ranks them by their mean objective, with the standard deviation and a 95 %
+Student-t interval of the mean::
+
+    result = recheck("mnist_mlp", top=3, seeds=3)     # sweeps.recheck(), or the CLI:
+    # python -m sweeps recheck mnist_mlp --top 3 --seeds 3
+    result.checked[0].candidate.trial_number, result.checked[0].spread.mean
+
+Each retraining is a run nested under a ``recheck`` run of the sweep (tracking/recheck.py).
+The seeds are ``spec.seed + 10000 + k`` (k = 1..seeds): reproducible, and none of them is a
+trial's own seed (``spec.seed + trial number``), so no retraining merely repeats its trial.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from sweeps import interrupts, process
+from sweeps.errors import SweepsError
+from sweeps.events import TrialStatus
+from sweeps.metrics import Direction
+
+__all__ = ["Candidate", "Checked", "RecheckObserver", "RecheckResult", "Spread", "recheck",
+           "recheck_seeds", "spread"]
+
+#: Re-check seeds start above any trial's seed (spec seed + trial number).
+SEED_OFFSET = 10_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of the sweep's configurations, as the sweep ranked it."""
+
+    trial_number: int
+    sweep_rank: int  # 1 = the sweep's best
+    params: Mapping[str, Any]
+    sweep_value: float  # the objective the sweep measured for it
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, sample standard deviation and a 95 % Student-t interval of the mean."""
+
+    n: int
+    mean: float
+    std: float
+    low: float
+    high: float
+
+    def metrics(self, metric: str) -> dict[str, float]:
+        """As MLflow metrics (only the finite ones: one seed has no spread)."""
+        values = {f"{metric}_mean": self.mean, f"{metric}_std": self.std,
+                  f"{metric}_ci95_low": self.low, f"{metric}_ci95_high": self.high,
+                  "seeds_finished": float(self.n)}
+        return {key: value for key, value in values.items() if math.isfinite(value)}
+
+
+def spread(values: Sequence[float], confidence: float = 0.95) -> Spread:
+    """The spread of the finite ``values``; NaN where it is undefined (fewer than 2 values)."""
+    finite = [v for v in values if math.isfinite(v)]
+    n = len(finite)
+    if n == 0:
+        return Spread(0, math.nan, math.nan, math.nan, math.nan)
+    mean = statistics.fmean(finite)
+    if n == 1:
+        return Spread(1, mean, math.nan, math.nan, math.nan)
+    from scipy.stats import t
+
+    std = statistics.stdev(finite)
+    half = float(t.ppf((1 + confidence) / 2, n - 1)) * std / math.sqrt(n)
+    return Spread(n, mean, std, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A candidate's re-check: one objective value per seed (NaN where training failed)."""
+
+    candidate: Candidate
+    seeds: tuple[int, ...]
+    values: tuple[float, ...]
+    spread: Spread
+    rank: int  # by mean, 1 = best
+
+
+@dataclass(frozen=True)
+class RecheckResult:
+    sweep: str
+    sweep_run_id: str
+    recheck_run_id: str | None
+    metric: str
+    direction: Direction
+    checked: list[Checked]  # ranked by mean
+
+    @property
+    def reordered(self) -> bool:
+        """Whether the means rank the candidates otherwise than the sweep did."""
+        return [c.candidate.sweep_rank for c in self.checked] != sorted(
+            c.candidate.sweep_rank for c in self.checked)
+
+
+class RecheckObserver:
+    """Receives a re-check's progress; every method is a no-op here."""
+
+    def started(self, candidates: Sequence[Candidate], seeds: Sequence[int]) -> None: ...
+
+    def seed_started(self, candidate: Candidate, seed: int) -> None: ...
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None: ...
+
+    def seed_ended(self, value: float, epochs: int, status: TrialStatus) -> None: ...
+
+    def candidate_ended(self, checked: Checked) -> None: ...
+
+    def ended(self, result: RecheckResult) -> None: ...
+
+    def aborted(self, status: TrialStatus) -> None:
+        """The re-check stopped (interrupted or failed): end whatever is open."""
+
+
+def recheck_seeds(spec_seed: int, count: int) -> tuple[int, ...]:
+    return tuple(spec_seed + SEED_OFFSET + k for k in range(1, count + 1))
+
+
+def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
+            data_dir: str | None = None, stream: TextIO | None = None,
+            quiet: bool = True) -> RecheckResult:
+    """Re-check sweep ``sweep`` (a sweep name, its latest run, or a sweep run id): its ``top``
+    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``."""
+    if top < 1 or seeds < 1:
+        raise SweepsError(f"recheck needs --top and --seeds of at least 1, got top {top}, "
+                          f"seeds {seeds}")
+    stream = stream or sys.stdout
+    with process.preserved():
+        from tracking.recheck import RecheckTracker
+
+        tracker = RecheckTracker.open(sweep, tracking_uri)
+        spec = tracker.spec(data_dir)
+        candidates = tracker.candidates(top)
+        if len(candidates) < top:
+            print(f"note: sweep {tracker.sweep_name!r} has {len(candidates)} completed "
+                  f"trial(s); re-checking those", file=stream)
+        setup = _Setup(spec, quiet=quiet)  # data, TensorFlow, builder: before any run exists
+        seed_list = recheck_seeds(spec.seed, seeds)
+        objective = spec.objective
+        with interrupts.handled():
+            try:
+                tracker.started(candidates, seed_list)
+                checked = []
+                for candidate in candidates:
+                    values = []
+                    for seed in seed_list:
+                        print(f"trial {candidate.trial_number} (sweep #{candidate.sweep_rank}), "
+                              f"seed {seed} ...", file=stream, flush=True)
+                        tracker.seed_started(candidate, seed)
+                        value, epochs, status = setup.train(candidate.params, seed, tracker)
+                        tracker.seed_ended(value, epochs, status)
+                        values.append(value)
+                    checked.append(Checked(candidate, seed_list, tuple(values), spread(values),
+                                           rank=0))
+                    tracker.candidate_ended(checked[-1])
+                ranked = _rank(checked, objective.direction)
+                result = RecheckResult(
+                    sweep=tracker.sweep_name, sweep_run_id=tracker.sweep_run_id,
+                    recheck_run_id=tracker.recheck_run_id, metric=objective.metric,
+                    direction=objective.direction, checked=ranked)
+                tracker.ended(result)
+            except KeyboardInterrupt:
+                tracker.aborted(TrialStatus.KILLED)
+                raise
+            except BaseException:
+                tracker.aborted(TrialStatus.FAILED)
+                raise
+    print(format_result(result), file=stream)
+    return result
+
+
+def _rank(checked: list[Checked], direction: Direction) -> list[Checked]:
+    """By mean, best first; a candidate with no finished seed last; ties by the sweep's rank."""
+    sign = -1.0 if direction is Direction.MAX else 1.0
+
+    def key(c: Checked) -> tuple[bool, float, int]:
+        mean = c.spread.mean
+        return (not math.isfinite(mean), sign * mean if math.isfinite(mean) else 0.0,
+                c.candidate.sweep_rank)
+
+    return [Checked(c.candidate, c.seeds, c.values, c.spread, rank=i)
+            for i, c in enumerate(sorted(checked, key=key), start=1)]
+
+
+def format_result(result: RecheckResult) -> str:
+    """The table ranked by mean, and where that ranking differs from the sweep's."""
+    metric = result.metric
+    seeds = result.checked[0].seeds if result.checked else ()
+    lines = [f"re-check of sweep {result.sweep!r}: {len(result.checked)} configuration(s) x "
+             f"{len(seeds)} seed(s) {list(seeds)}, {metric} ({result.direction.value})",
+             f"{'rank':>4} {'sweep':>5} {'trial':>5} {'sweep value':>11} {'mean':>8} "
+             f"{'std':>7} {'95% interval':>19}  values"]
+
+    def number(value: float, width: int, digits: int = 4) -> str:
+        return f"{value:>{width}.{digits}f}" if math.isfinite(value) else f"{'n/a':>{width}}"
+
+    for c in result.checked:
+        s = c.spread
+        interval = (f"[{s.low:.4f}, {s.high:.4f}]" if math.isfinite(s.low) else "n/a")
+        values = " ".join(f"{v:.4f}" if math.isfinite(v) else "failed" for v in c.values)
+        lines.append(f"{c.rank:>4} {'#' + str(c.candidate.sweep_rank):>5} "
+                     f"{c.candidate.trial_number:>5} {number(c.candidate.sweep_value, 11)} "
+                     f"{number(s.mean, 8)} {number(s.std, 7)} {interval:>19}  {values}")
+    moved = [c for c in result.checked if c.rank != c.candidate.sweep_rank]
+    if not moved:
+        lines.append("the ranking by mean is the sweep's")
+    else:
+        lines.append("the ranking differs from the sweep's: " + "; ".join(
+            f"trial {c.candidate.trial_number} is #{c.rank} (sweep #{c.candidate.sweep_rank})"
+            for c in moved))
+    if result.recheck_run_id:
+        lines.append(f"MLflow: recheck run {result.recheck_run_id} under sweep run "
+                     f"{result.sweep_run_id}")
+    return "\n".join(lines)
+
+
+class _Setup:
+    """The sweep's data, builder and declared space, loaded once for every retraining."""
+
+    def __init__(self, spec: Any, *, quiet: bool) -> None:
+        from sweeps.data import load_dataset
+
+        self.spec = spec
+        self.data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
+                                 seed=spec.seed)
+        from sweeps.backend import load_backend
+
+        load_backend(quiet=quiet)
+        from sweeps.builders import make_builder
+        from sweeps.declared import declare_space
+        from sweeps.engines import build_context
+
+        self.builder, space = make_builder(spec, build_context(spec, self.data))
+        self.declared = declare_space(self.builder, spec, self.data, space)
+
+    def train(self, params: Mapping[str, Any], seed: int,
+              observer: RecheckObserver) -> tuple[float, int, TrialStatus]:
+        """Train one configuration from scratch as a trial trains; its objective (NaN if the
+        loss diverged), the epochs it ran, and how it ended."""
+        import keras
+        import optuna
+
+        from sweeps.engines.base import fit_arguments, training_callbacks
+        from sweeps.engines.optuna_hp import OptunaHyperParameters
+
+        spec = self.spec
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
+        # drew it: one way to rebuild a configuration for every builder kind.
+        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(params)),
+                                   self.declared.narrowed)
+        model = self.builder.build(hp)
+        history: dict[str, list[float]] = {}
+
+        def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
+            interrupts.check()
+            metrics = {k: float(v) for k, v in (logs or {}).items()
+                       if isinstance(v, (int, float)) or hasattr(v, "__float__")}
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            observer.epoch_ended(epoch, metrics)
+
+        self.builder.fit(hp, model, **fit_arguments(spec, self.data), callbacks=[
+            *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+        epochs = len(history.get("loss", []))
+        losses = history.get("loss") or [math.nan]
+        if not math.isfinite(losses[-1]):
+            return math.nan, epochs, TrialStatus.FAILED
+        objective = spec.objective
+        if objective.metric == "params":
+            return float(model.count_params()), epochs, TrialStatus.COMPLETED
+        series = history.get(objective.metric) or [math.nan]
+        best = max if objective.direction is Direction.MAX else min
+        return float(best(series)), epochs, TrialStatus.COMPLETED
