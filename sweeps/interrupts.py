@@ -4,6 +4,11 @@ The handler raises :class:`~sweeps.errors.SweepInterrupted` at once, and also re
 request: Python swallows an exception raised while a finalizer runs (keras-tuner calls
 ``gc.collect()`` before every trial), so engines call :func:`check` at every epoch boundary
 and an interrupt lost that way still ends the sweep within one epoch.
+
+Writes to the tracking store run inside :func:`deferred`: a signal arriving then is raised
+when the write is done, not in the middle of it. An exception raised inside SQLAlchemy's
+commit can leave the sqlite connection holding its write lock, and every later write of the
+process (the ones that mark the runs KILLED) then fails with "database is locked".
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from typing import Any
 
 from sweeps.errors import SweepInterrupted
 
-__all__ = ["check", "handled", "requested"]
+__all__ = ["check", "deferred", "handled", "requested"]
 
 _requested = threading.Event()
+#: How deep in :func:`deferred` sections the main thread is, and whether a signal arrived
+#: in one (to be raised when the outermost ends).
+_deferring = 0
+_pending = False
 
 
 def requested() -> bool:
@@ -37,7 +46,11 @@ def handled() -> Iterator[None]:
     """Within: SIGINT and SIGTERM end the sweep (runs marked KILLED), then the process exits."""
 
     def handler(signum: int, frame: Any) -> None:
+        global _pending
         _requested.set()
+        if _deferring:
+            _pending = True
+            return
         raise SweepInterrupted(f"signal {signum}")
 
     _requested.clear()
@@ -51,3 +64,20 @@ def handled() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within: a SIGINT or SIGTERM is held back until the block ends, then raised."""
+    global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are delivered to the main thread only
+        return
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if _deferring == 0 and _pending:
+        _pending = False
+        raise SweepInterrupted("interrupted")

@@ -25,6 +25,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
 
+from sweeps import interrupts
 from sweeps.errors import TrackingError, TrackingLost
 from sweeps.events import (
     EpochEnded,
@@ -83,7 +84,8 @@ def _recording(method: _Method) -> _Method:
         if self.lost is not None:
             raise self.lost
         try:
-            return method(self, *args, **kwargs)
+            with interrupts.deferred():  # never cut a store write in half
+                return method(self, *args, **kwargs)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -517,6 +519,10 @@ class MlflowTracker(SweepObserver):
         """
         if self.lost is not None:
             return
+        with interrupts.deferred():  # a second Ctrl-C waits until every run is ended
+            self._end_open_runs(status)
+
+    def _end_open_runs(self, status: TrialStatus) -> None:
         run_status = RUN_STATUS[status]
         for trial_id in sorted(self._open_trials):
             run_id = self._trial_runs[trial_id]
