@@ -24,6 +24,7 @@ from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 
+from sweeps import interrupts
 from sweeps.errors import SweepsError, TrackingError
 from sweeps.events import TrialStatus
 from sweeps.rechecking import Candidate, Checked, RecheckObserver, RecheckResult, format_result
@@ -99,7 +100,7 @@ class RecheckTracker(RecheckObserver):
     # -- the re-check's runs ------------------------------------------------------------
     @contextlib.contextmanager
     def _store(self) -> Iterator[None]:
-        with store_errors(self.uri):
+        with store_errors(self.uri), interrupts.deferred():  # never cut a write in half
             yield
 
     def _create(self, parent: str, name: str, kind: str, tags: Mapping[str, str] | None = None,
