@@ -114,12 +114,18 @@ def is_unavailable(exc: BaseException) -> bool:
     return not isinstance(exc, RestException) and str(exc.message).startswith("API request to")
 
 
+#: What urllib3 and http.client say when a connection dies mid-request or mid-answer.
+_CUT_OFF = re.compile(r"Connection (broken|aborted|reset)|RemoteDisconnected|IncompleteRead")
+
+
 def reason(exc: BaseException) -> str:
     """A short, one-line account of a store error, without MLflow's URL and retry details."""
     text = str(getattr(exc, "message", exc))
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip().lower()
+    if _CUT_OFF.search(text):  # the server went away in the middle of an answer
+        return "connection lost"
     if "timeout" in text.lower() or "timed out" in text.lower():
         from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
 
