@@ -328,7 +328,7 @@ def test_absurd_magnitudes_name_the_bound(text: str, expected: str) -> None:
 
 
 def test_spec_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
-    from sweeps.spec._loader import MAX_SPEC_BYTES
+    from sweeps.spec._limits import MAX_SPEC_BYTES
 
     path = tmp_path / "huge.yaml"
     path.write_text(MINIMAL + "description: " + "x" * MAX_SPEC_BYTES + "\n")

@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
+from sweeps.spec._data_section import DATASETS
+from sweeps.spec._hypermodel_section import ENTRY_POINT_GROUP
 from sweeps.spec._loader import (
     BUNDLED_DIR,
-    DATASETS,
-    ENTRY_POINT_GROUP,
     bundled_specs,
     load_spec,
     parse_param,
