@@ -1,56 +1,150 @@
 """Overhead of a sweep over bare Keras: the same trial configurations, trained both ways.
 
-    python scripts/bench_overhead.py [--tuner random] [--max-trials 5] [--max-epochs 3]
-                                     [--subset N] [--spec mnist_mlp]
+    python scripts/bench_overhead.py [--pairs 5] [--tuner random] [--max-trials 5]
+                                     [--max-epochs 3] [--subset N] [--spec mnist_mlp]
 
-Runs a real sweep (keras-tuner + MLflow logging + artifacts + test evaluation) into a temp
-MLflow store, then trains every trial's hyperparameters again in a plain Keras loop, for the
-epochs that trial ran, with the same data, batch size and schedule, and evaluates the best
-model on the test set. Prints both wall times and their ratio (target <= 1.05).
-Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
+Each pair runs a real sweep (keras-tuner or Optuna, MLflow logging, artifacts, the report, the
+final model logged and registered, test evaluation) into a fresh temp MLflow store, then
+trains every trial's hyperparameters again in a plain Keras loop, for the epochs that trial
+ran, with the same data, batch size, schedule and seeds, and evaluates the best model on the
+test set. Pairs alternate which side goes first, so drift in the machine's load falls on both.
+Each sweep's MLflow store is created before its clock starts (a store's schema is made once,
+not per sweep). Prints each pair, the median ratio with min and max (target <= 1.02), and
+where the sweep's extra seconds went (median over the pairs), measured by timing the tracking
+and engine steps in-process. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import importlib
 import io
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+#: Where a sweep's seconds beyond training go: label -> the functions timed for it. Time is
+#: counted exclusively (a timed call inside another timed call counts once, for itself).
+PHASES = {
+    "sweep set-up: data and store opened": ["sweeps.session:Session.__init__"],
+    "sweep set-up: first build, spec checked": ["sweeps.session:Session.start"],
+    "sweep set-up: sweep run, dataset inputs": [
+        "tracking.mlflow_tracker:MlflowTracker.sweep_started"],
+    "per-epoch metrics to MLflow": ["tracking.mlflow_tracker:MlflowTracker.epoch_ended"],
+    "trial runs: start, params, end": [
+        "tracking.mlflow_tracker:MlflowTracker.trial_started",
+        "tracking.mlflow_tracker:MlflowTracker.model_built",
+        "tracking.mlflow_tracker:MlflowTracker.trial_ended"],
+    "model summaries": ["sweeps.engines.lifecycle:model_summary"],
+    "learning curves (render + upload)": ["tracking.plots:learning_curves",
+                                          "mlflow.tracking.client:MlflowClient.log_figure"],
+    "checkpoints (best epoch's weights)": [
+        "keras_tuner.src.engine.tuner_utils:SaveBestEpoch._save_model",
+        "keras.src.callbacks.model_checkpoint:ModelCheckpoint._save_model"],
+    "keras-tuner oracle bookkeeping": [
+        "keras_tuner.src.engine.oracle:Oracle.create_trial",
+        "keras_tuner.src.engine.oracle:Oracle.update_trial",
+        "keras_tuner.src.engine.oracle:Oracle.end_trial"],
+    "final model: logged and registered": [
+        "tracking.mlflow_tracker:MlflowTracker._log_model",
+        "tracking.mlflow_tracker:MlflowTracker._register"],
+    "sweep report (plots, summary.md)": ["tracking.report:log_sweep_report"],
+    "best model loaded + test evaluation": ["sweeps.session:Session.finish"],
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="mnist_mlp")
-    parser.add_argument("--tuner", default="random", choices=["hyperband", "random", "bayesian"])
-    parser.add_argument("--max-trials", type=int, default=5)
-    parser.add_argument("--max-epochs", type=int, default=3)
-    parser.add_argument("--subset", type=int, default=None)
-    args = parser.parse_args()
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    from sweeps.runner import load_backend, run_sweep
+class PhaseTimer:
+    """Wraps the PHASES functions; exclusive seconds per label while ``active``."""
 
-    load_backend()  # TensorFlow's import and start-up are paid by neither side
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.active = False
+        self._stack: list[list[float]] = []  # per open call: [start, time in nested calls]
+        for label, targets in PHASES.items():
+            for target in targets:
+                self._wrap(label, target)
+
+    def _wrap(self, label: str, target: str) -> None:
+        module_name, _, path = target.partition(":")
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            return  # not in this version of the library
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent, None)
+            if owner is None:
+                return
+        original = getattr(owner, name, None)
+        if original is None:
+            return
+        timer = self
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not timer.active:
+                return original(*args, **kwargs)
+            frame = [time.perf_counter(), 0.0]
+            timer._stack.append(frame)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                timer._stack.pop()
+                spent = time.perf_counter() - frame[0]
+                timer.seconds[label] += spent - frame[1]
+                if timer._stack:
+                    timer._stack[-1][1] += spent
+
+        setattr(owner, name, timed)
+
+    @contextlib.contextmanager
+    def measuring(self) -> Any:
+        self.seconds.clear()
+        self.active = True
+        try:
+            yield self.seconds
+        finally:
+            self.active = False
+
+
+def run_sweep_once(spec: Any, timer: PhaseTimer) -> tuple[float, Any, dict[str, float]]:
+    from mlflow.tracking import MlflowClient
+
+    from sweeps.runner import run_sweep
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        # The store exists before the sweep, as a user's does after their first sweep: its
+        # schema is created once (about 1.5 s), not per sweep.
+        MlflowClient(uri).search_experiments()
+        try:
+            with timer.measuring() as seconds:
+                start = time.perf_counter()
+                result = run_sweep(spec, work_dir=Path(tmp) / "work", stream=io.StringIO())
+                elapsed = time.perf_counter() - start
+            return elapsed, result, dict(seconds)
+        finally:
+            os.chdir(cwd)
+
+
+def run_bare_once(spec: Any, result: Any) -> float:
+    """The sweep's trials in plain Keras: build, compile, fit for the same epochs, and the
+    best one evaluated on the test set."""
     import keras
 
     from hypermodels import FixedSpace, compile_model, get_hypermodel
     from sweeps.data import load_dataset
     from sweeps.engines import build_context
-    from sweeps.spec import load_spec
-
-    overrides = [f"tuner.kind={args.tuner}", f"tuner.max_trials={args.max_trials}",
-                 f"training.max_epochs={args.max_epochs}"]
-    if args.subset:
-        overrides.append(f"data.subset={args.subset}")
-    spec = load_spec(args.spec, overrides)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
-        start = time.perf_counter()
-        result = run_sweep(spec, work_dir=Path(tmp) / "work", stream=io.StringIO())
-        sweep_s = time.perf_counter() - start
 
     start = time.perf_counter()
     data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
@@ -58,6 +152,7 @@ def main() -> None:
     hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
     models = {}
     for trial in result.trials:
+        keras.backend.clear_session()
         keras.utils.set_random_seed(spec.seed + trial.number)
         space = FixedSpace(spec.search_space, trial.params)
         model = hypermodel.build(space, context)
@@ -66,15 +161,84 @@ def main() -> None:
                   batch_size=spec.training.batch_size, epochs=trial.epochs_run, verbose=0)
         models[trial.trial_id] = model
     if result.best is not None:
-        models[result.best.trial_id].evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
-    bare_s = time.perf_counter() - start
+        models[result.best.trial_id].evaluate(data.x_test, data.y_test, batch_size=1024,
+                                              verbose=0)
+    return time.perf_counter() - start
 
-    epochs = sum(t.epochs_run for t in result.trials)
-    print(f"{spec.name} --tuner {args.tuner}: {len(result.trials)} trials, {epochs} epochs, "
-          f"{len(data.x_train)} training examples")
-    print(f"sweep (keras-tuner + MLflow + artifacts): {sweep_s:8.1f} s")
-    print(f"bare Keras, same configurations:          {bare_s:8.1f} s")
-    print(f"overhead ratio:                           {sweep_s / bare_s:8.3f}")
+
+def import_seconds() -> tuple[float, float]:
+    """Process start-up: importing Keras alone, and what a sweep imports besides (median of 3
+    fresh interpreters each)."""
+    def timed(code: str) -> float:
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            runs.append(time.perf_counter() - start)
+        return statistics.median(runs)
+
+    keras_only = timed("import keras")
+    sweep = timed("import keras, keras_tuner, optuna, mlflow, sweeps.runner, tracking")
+    return keras_only, sweep
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="mnist_mlp")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--tuner", default="random",
+                        choices=["hyperband", "random", "bayesian", "optuna"])
+    parser.add_argument("--max-trials", type=int, default=5)
+    parser.add_argument("--max-epochs", type=int, default=3)
+    parser.add_argument("--subset", type=int, default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from sweeps.runner import load_backend
+
+    load_backend()  # TensorFlow's import and start-up are paid by neither side
+    from sweeps.spec import load_spec
+
+    overrides = [f"tuner.kind={args.tuner}", f"tuner.max_trials={args.max_trials}",
+                 f"training.max_epochs={args.max_epochs}"]
+    if args.subset:
+        overrides.append(f"data.subset={args.subset}")
+    spec = load_spec(args.spec, overrides)
+    timer = PhaseTimer()
+
+    print(f"{spec.name} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
+          f"epochs, {args.pairs} pairs; {os.cpu_count()} CPU cores, load average "
+          f"{os.getloadavg()[0]:.2f} at start")
+    ratios, sweeps_s, bares_s = [], [], []
+    phases: dict[str, list[float]] = defaultdict(list)
+    for pair in range(args.pairs):
+        if pair % 2 == 0:
+            sweep_s, result, seconds = run_sweep_once(spec, timer)
+            bare_s = run_bare_once(spec, result)
+        else:  # the bare side first: needs the trials, so from the previous pair's sweep
+            bare_s = run_bare_once(spec, result)
+            sweep_s, result, seconds = run_sweep_once(spec, timer)
+        for label in PHASES:
+            phases[label].append(seconds.get(label, 0.0))
+        epochs = sum(t.epochs_run for t in result.trials)
+        ratios.append(sweep_s / bare_s)
+        sweeps_s.append(sweep_s)
+        bares_s.append(bare_s)
+        print(f"pair {pair + 1}: sweep {sweep_s:6.1f} s, bare Keras {bare_s:6.1f} s, ratio "
+              f"{sweep_s / bare_s:.3f} ({len(result.trials)} trials, {epochs} epochs)",
+              flush=True)
+    print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
+          f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
+          f"Keras median {statistics.median(bares_s):.1f} s)")
+    extra = statistics.median(s - b for s, b in zip(sweeps_s, bares_s, strict=True))
+    print(f"\nwhere the sweep's time goes beyond training (median s per sweep; extra seconds "
+          f"over bare Keras: {extra:.1f}):")
+    for label, values in sorted(phases.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {statistics.median(values):6.2f}  {label}")
+    keras_only, sweep_imports = import_seconds()
+    print(f"  process start-up, not in the ratio: importing keras {keras_only:.1f} s; keras + "
+          f"keras-tuner + optuna + mlflow + sweeps {sweep_imports:.1f} s")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
