@@ -42,6 +42,9 @@ CONFIGS = {
                        "dropout": 0.2, "learning_rate": 1e-3},
 }
 ENGINES = ("hyperband", "random", "optuna")
+#: Trial lengths to price (first epoch + later ones): Hyperband's first round, about the
+#: flagship's mean (226 epochs over 30 trials) and the spec's max_epochs.
+TRIAL_EPOCHS = (3, 8, 20)
 _MARK = "BENCH-RESULT "  # the child's one line of JSON on stdout, among whatever else
 
 
@@ -151,18 +154,27 @@ def timing(pythons: dict[str, str], repeats: int, epochs: int, subset: int | Non
             print(f"  repeat {repeat + 1} {backend:<10} (load {load:.2f}) {summary}", flush=True)
     print(f"\nmedian over {repeats} repeats, seconds ({result['train']} training examples, "
           f"batch 256, validation each epoch):")
-    print(f"{'configuration':<16} {'backend':<11} {'first epoch':>11} {'later epochs':>12}")
-    later: dict[tuple[str, str], float] = {}
+    print(f"{'configuration':<16} {'backend':<11} {'first epoch':>11} {'later epochs':>12}  "
+          + "  ".join(f"{n:>2}-epoch trial" for n in TRIAL_EPOCHS))
+    per_epoch: dict[tuple[str, str], tuple[float, float]] = {}
     for name in CONFIGS:
         for backend in BACKENDS:
             runs = [r[name] for r in results[backend]]
             first = statistics.median(r[0] for r in runs)
-            rest = statistics.median(statistics.median(r[1:]) for r in runs) if epochs > 1 \
-                else float("nan")
-            later[name, backend] = rest
-            print(f"{name:<16} {backend:<11} {first:>11.2f} {rest:>12.2f}")
-        ratio = later[name, "tensorflow"] / later[name, "jax"]
-        print(f"{'':<16} JAX speed-up on later epochs: x{ratio:.2f}")
+            rest = statistics.median(statistics.median(r[1:] or r) for r in runs)
+            per_epoch[name, backend] = first, rest
+            print(f"{name:<16} {backend:<11} {first:>11.2f} {rest:>12.2f}  "
+                  + "  ".join(f"{trial_s(first, rest, n):>14.2f}" for n in TRIAL_EPOCHS))
+        tf, jax = (per_epoch[name, b] for b in BACKENDS)
+        trials = ", ".join(f"{n}-epoch trial x{trial_s(*tf, n) / trial_s(*jax, n):.2f}"
+                           for n in TRIAL_EPOCHS)
+        print(f"{'':<16} JAX speed-up (TF time / JAX time): later epochs "
+              f"x{tf[1] / jax[1]:.2f}, {trials}")
+
+
+def trial_s(first: float, later: float, epochs: int) -> float:
+    """A trial's training seconds: its first epoch (compilation included), then the rest."""
+    return first + (epochs - 1) * later
 
 
 def sweeps_check(pythons: dict[str, str], subset: int) -> None:

@@ -21,7 +21,6 @@ The full benchmark (3 engines x 3 seeds x 20 minutes) takes three hours of a 2-c
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import signal
@@ -202,5 +201,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)
+    sys.stdout.reconfigure(line_buffering=True)  # the sweep console reaches the parent by line
     main()
