@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeps.cli import main
-from sweeps.rechecking import SEED_OFFSET, spread
+from sweeps.rechecking import SEED_OFFSET, Candidate, spread, top_configurations
 from tracking import tags as T
 from tracking.queries import find_sweeps
 
@@ -58,21 +58,32 @@ def check_recheck_runs(client: MlflowClient, sweep_run_id: str, top: int, seeds:
         by_rank[rank][1] for rank in sorted(by_rank))
 
 
-def test_recheck_a_keras_tuner_sweep_from_mlflow(tracking_uri: str, capsys) -> None:
-    assert main(["run", "mnist_mlp", "--tuner", "random", *TINY]) == 0
+def test_recheck_a_hyperband_sweep_from_mlflow(tracking_uri: str, capsys) -> None:
+    # Hyperband at 3 epochs: three 1-epoch trials, then trial 4 continues the best of them
+    # under the same values. Four trials, three configurations.
+    assert main(["run", "mnist_mlp", "--tuner", "hyperband", "--max-trials", "4",
+                 "--max-epochs", "3", *TINY[4:]]) == 0
     client = MlflowClient(tracking_uri)
     [sweep_run] = runs_of(client, T.KIND_SWEEP)
+    [continued] = [r for r in runs_of(client, T.KIND_TRIAL)
+                   if r.data.tags.get("hyperband.continues_trial")]
+    pair = {int(continued.data.tags[T.TRIAL_NUMBER]),
+            int(continued.data.tags["hyperband.continues_trial"])}
     capsys.readouterr()
 
-    assert main(["recheck", "mnist_mlp", "--top", "2", "--seeds", "2"]) == 0
+    assert main(["recheck", "mnist_mlp", "--top", "4", "--seeds", "2"]) == 0
     out = capsys.readouterr().out
-    assert "re-check of sweep 'mnist_mlp': 2 configuration(s) x 2 seed(s)" in out
+    assert "has 3 distinct completed configuration(s); re-checking those" in out
+    assert "re-check of sweep 'mnist_mlp': 3 configuration(s) x 2 seed(s)" in out
     assert ("the ranking by mean is the sweep's" in out) != (
         "the ranking differs from the sweep's" in out)
-    check_recheck_runs(client, sweep_run.info.run_id, top=2, seeds=2)
-    # The sweep itself still has its three trials: re-check runs are not trials.
+    check_recheck_runs(client, sweep_run.info.run_id, top=3, seeds=2)
+    # The continued trial and its parent are one configuration, re-checked once.
+    [merged] = [r for r in runs_of(client, T.KIND_RECHECK_CONFIG) if T.SAME_AS in r.data.tags]
+    assert {int(merged.data.tags[T.TRIAL_NUMBER]), int(merged.data.tags[T.SAME_AS])} == pair
+    # The sweep itself still has its four trials: re-check runs are not trials.
     [sweep] = find_sweeps(client, ["mnist_mlp"])
-    assert len(sweep.trials) == 3
+    assert len(sweep.trials) == 4
 
     # An unknown sweep: one line naming what exists, and no run created.
     before = len(client.search_runs([sweep_run.info.experiment_id]))
@@ -99,3 +110,15 @@ def test_spread_is_a_student_t_interval() -> None:
     one = spread([0.5])
     assert one.mean == 0.5 and math.isnan(one.std) and set(one.metrics("m")) == {
         "m_mean", "seeds_finished"}
+
+
+def test_top_configurations_counts_a_configuration_once() -> None:
+    def candidate(number: int, value: float, **params: object) -> Candidate:
+        return Candidate(number, sweep_rank=0, params=params, sweep_value=value)
+
+    ranked = [candidate(4, 0.9, units=32, lr=0.01), candidate(2, 0.8, units=16, lr=0.01),
+              candidate(3, 0.7, units=32, lr=0.01), candidate(1, 0.6, units=16, lr=0.02)]
+    top = top_configurations(ranked, 3)
+    assert [(c.trial_number, c.sweep_rank, c.same_as) for c in top] == [
+        (4, 1, (3,)), (2, 2, ()), (1, 3, ())]
+    assert [c.trial_number for c in top_configurations(ranked, 2)] == [4, 2]

@@ -86,10 +86,10 @@ class RecheckTracker(RecheckObserver):
         return parse_spec_dict(self.sweep.spec, source,
                                [f"data.dir={data_dir}"] if data_dir else [])
 
-    def candidates(self, top: int) -> list[Candidate]:
-        """The sweep's ``top`` completed trials, best first, with their hyperparameters."""
+    def candidates(self) -> list[Candidate]:
+        """The sweep's completed trials, best first, with their hyperparameters."""
         key = f"best_{self._metric}"
-        ranked = self.sweep.ranked()[:top]
+        ranked = self.sweep.ranked()
         if not ranked:
             raise SweepsError(f"sweep {self.sweep_name!r} (run {self.sweep_run_id}) has no "
                               f"completed trial with {key} to re-check")
@@ -127,7 +127,9 @@ class RecheckTracker(RecheckObserver):
             if number not in self._config_runs:
                 self._config_runs[number] = self._create(
                     self.recheck_run_id, f"recheck-trial-{number:03d}", T.KIND_RECHECK_CONFIG,
-                    tags={T.TRIAL_NUMBER: str(number), T.SWEEP_RANK: str(candidate.sweep_rank)},
+                    tags={T.TRIAL_NUMBER: str(number), T.SWEEP_RANK: str(candidate.sweep_rank),
+                          **({T.SAME_AS: ",".join(map(str, candidate.same_as))}
+                             if candidate.same_as else {})},
                     params=candidate.params)
             self._seed_run = self._create(
                 self._config_runs[number], f"trial-{number:03d}-seed-{seed}",

@@ -1,0 +1,85 @@
+"""Training one of a sweep's configurations again, from its stored values, as a trial trains.
+
+The re-check (:mod:`sweeps.rechecking`) loads the sweep's data, builder and declared space
+once, then trains each configuration under each seed from scratch: the spec's batch size,
+learning-rate schedule, EarlyStopping and objective (its best epoch)::
+
+    trainer = ConfigurationTrainer(spec, quiet=True)
+    value, epochs, status = trainer.train({"depth": 2, "units_0": 256, ...}, seed, observer)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sweeps import interrupts
+from sweeps.events import TrialStatus
+from sweeps.metrics import Direction
+
+if TYPE_CHECKING:
+    from sweeps.rechecking import RecheckObserver
+
+__all__ = ["ConfigurationTrainer"]
+
+
+class ConfigurationTrainer:
+    """The sweep's data, builder and declared space, loaded once for every retraining."""
+
+    def __init__(self, spec: Any, *, quiet: bool) -> None:
+        from sweeps.data import load_dataset
+
+        self.spec = spec
+        self.data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
+                                 seed=spec.seed)
+        from sweeps.backend import load_backend
+
+        load_backend(quiet=quiet)
+        from sweeps.builders import make_builder
+        from sweeps.declared import declare_space
+        from sweeps.engines import build_context
+
+        self.builder, space = make_builder(spec, build_context(spec, self.data))
+        self.declared = declare_space(self.builder, spec, self.data, space)
+
+    def train(self, params: Mapping[str, Any], seed: int,
+              observer: RecheckObserver) -> tuple[float, int, TrialStatus]:
+        """Train one configuration from scratch as a trial trains; its objective (NaN if the
+        loss diverged), the epochs it ran, and how it ended."""
+        import keras
+        import optuna
+
+        from sweeps.engines.base import fit_arguments, training_callbacks
+        from sweeps.engines.optuna_hp import OptunaHyperParameters
+
+        spec = self.spec
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
+        # drew it: one way to rebuild a configuration for every builder kind.
+        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(params)),
+                                   self.declared.narrowed)
+        model = self.builder.build(hp)
+        history: dict[str, list[float]] = {}
+
+        def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
+            interrupts.check()
+            metrics = {k: float(v) for k, v in (logs or {}).items()
+                       if isinstance(v, (int, float)) or hasattr(v, "__float__")}
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            observer.epoch_ended(epoch, metrics)
+
+        self.builder.fit(hp, model, **fit_arguments(spec, self.data), callbacks=[
+            *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+        epochs = len(history.get("loss", []))
+        losses = history.get("loss") or [math.nan]
+        if not math.isfinite(losses[-1]):
+            return math.nan, epochs, TrialStatus.FAILED
+        objective = spec.objective
+        if objective.metric == "params":
+            return float(model.count_params()), epochs, TrialStatus.COMPLETED
+        series = history.get(objective.metric) or [math.nan]
+        best = max if objective.direction is Direction.MAX else min
+        return float(best(series)), epochs, TrialStatus.COMPLETED
