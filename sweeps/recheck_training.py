@@ -5,7 +5,7 @@ once, then trains each configuration under each seed from scratch: the spec's ba
 learning-rate schedule, EarlyStopping and objective (its best epoch)::
 
     trainer = ConfigurationTrainer(spec, quiet=True)
-    value, epochs, status = trainer.train({"depth": 2, "units_0": 256, ...}, seed, observer)
+    value, epochs, status = trainer.train(candidate, seed, observer)  # its stored values
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sweeps import interrupts
+from sweeps.errors import SweepsError
 from sweeps.events import TrialStatus
 from sweeps.metrics import Direction
 
 if TYPE_CHECKING:
-    from sweeps.rechecking import RecheckObserver
+    from sweeps.rechecking import Candidate, RecheckObserver
 
 __all__ = ["ConfigurationTrainer"]
 
@@ -43,24 +44,38 @@ class ConfigurationTrainer:
         self.builder, space = make_builder(spec, build_context(spec, self.data))
         self.declared = declare_space(self.builder, spec, self.data, space)
 
-    def train(self, params: Mapping[str, Any], seed: int,
+    def build(self, candidate: Candidate) -> tuple[Any, Any]:
+        """The candidate's model, built from its stored values, and the ``hp`` that built it."""
+        import optuna
+
+        from sweeps.engines.optuna_hp import OptunaHyperParameters
+
+        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
+        # drew it: one way to rebuild a configuration for every builder kind.
+        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(candidate.params)),
+                                   self.declared.narrowed)
+        try:
+            return hp, self.builder.build(hp)
+        except ValueError as exc:
+            if "is not found" not in str(exc):  # FixedTrial: a value it was not given
+                raise
+            raise SweepsError(
+                f"the builder asks for a hyperparameter that trial {candidate.trial_number} "
+                f"of the sweep did not have ({exc}); is it the sweep's builder? Its values: "
+                f"{', '.join(f'{k}={v}' for k, v in candidate.params.items())}") from None
+
+    def train(self, candidate: Candidate, seed: int,
               observer: RecheckObserver) -> tuple[float, int, TrialStatus]:
         """Train one configuration from scratch as a trial trains; its objective (NaN if the
         loss diverged), the epochs it ran, and how it ended."""
         import keras
-        import optuna
 
         from sweeps.engines.base import fit_arguments, training_callbacks
-        from sweeps.engines.optuna_hp import OptunaHyperParameters
 
         spec = self.spec
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
-        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
-        # drew it: one way to rebuild a configuration for every builder kind.
-        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(params)),
-                                   self.declared.narrowed)
-        model = self.builder.build(hp)
+        hp, model = self.build(candidate)
         history: dict[str, list[float]] = {}
 
         def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:

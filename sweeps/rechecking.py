@@ -157,10 +157,12 @@ def top_configurations(ranked: Sequence[Candidate], top: int) -> list[Candidate]
 
 
 def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
-            data_dir: str | None = None, stream: TextIO | None = None,
-            quiet: bool = True) -> RecheckResult:
+            data_dir: str | None = None, objects: Mapping[str, Any] | None = None,
+            stream: TextIO | None = None, quiet: bool = True) -> RecheckResult:
     """Re-check sweep ``sweep`` (a sweep name, its latest run, or a sweep run id): its ``top``
-    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``."""
+    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``.
+    ``objects``: the builder and data of a :func:`sweeps.tune` sweep, which MLflow cannot
+    hold (``{"hypermodel": build_model, "data": (x, y)}``)."""
     if top < 1 or seeds < 1:
         raise SweepsError(f"recheck needs --top and --seeds of at least 1, got top {top}, "
                           f"seeds {seeds}")
@@ -170,13 +172,14 @@ def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | Non
         from tracking.recheck import RecheckTracker
 
         tracker = RecheckTracker.open(sweep, tracking_uri)
-        spec = tracker.spec(data_dir)
+        spec = tracker.spec(data_dir, objects)
         candidates = top_configurations(tracker.candidates(), top)
         if len(candidates) < top:
             print(f"note: sweep {tracker.sweep_name!r} has {len(candidates)} distinct "
                   f"completed configuration(s); re-checking those", file=stream)
         # Data, TensorFlow and the builder load before any run exists.
         setup = ConfigurationTrainer(spec, quiet=quiet)
+        setup.build(candidates[0])  # a builder that asks for other values fails here
         seed_list = recheck_seeds(spec.seed, seeds)
         objective = spec.objective
         with interrupts.handled():
@@ -189,7 +192,7 @@ def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | Non
                         print(f"trial {candidate.trial_number} (sweep #{candidate.sweep_rank}), "
                               f"seed {seed} ...", file=stream, flush=True)
                         tracker.seed_started(candidate, seed)
-                        value, epochs, status = setup.train(candidate.params, seed, tracker)
+                        value, epochs, status = setup.train(candidate, seed, tracker)
                         tracker.seed_ended(value, epochs, status)
                         values.append(value)
                     checked.append(Checked(candidate, seed_list, tuple(values), spread(values),

@@ -122,3 +122,58 @@ def test_top_configurations_counts_a_configuration_once() -> None:
     assert [(c.trial_number, c.sweep_rank, c.same_as) for c in top] == [
         (4, 1, (3,)), (2, 2, ()), (1, 3, ())]
     assert [c.trial_number for c in top_configurations(ranked, 2)] == [4, 2]
+
+
+def test_recheck_a_tune_sweep_from_python(tracking_uri: str, capsys) -> None:
+    import keras
+    import numpy as np
+
+    import sweeps
+    from sweeps.errors import SweepsError
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+
+    def build_model(hp):
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(
+            hp.Int("units", 4, 16, step=4), activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid")])
+        model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    swept = sweeps.tune(build_model, data=(x, y), tuner="random", max_trials=2, max_epochs=2,
+                        register_model=False)
+    client = MlflowClient(tracking_uri)
+    experiment = swept.experiment_id
+    before = len(client.search_runs([experiment]))
+    # MLflow holds neither the builder nor the arrays: asked for, and checked against the sweep's.
+    with pytest.raises(SweepsError, match=r"trained on arrays given from Python"):
+        sweeps.recheck(swept, top=2, seeds=2)
+    with pytest.raises(SweepsError, match=r"the data given is not the data"):
+        sweeps.recheck(swept, top=2, seeds=2, build_model=build_model, data=(x[:-1], y[:-1]))
+    assert len(client.search_runs([experiment])) == before
+
+    result = sweeps.recheck(swept, top=2, seeds=2, build_model=build_model, data=(x, y))
+    assert [c.rank for c in result.checked] == [1, 2] and result.metric == "val_loss"
+    means = [c.spread.mean for c in result.checked]
+    assert means == sorted(means)  # val_loss: lowest first
+    configs = client.search_runs([experiment], f"tags.`{T.KIND}` = '{T.KIND_RECHECK_CONFIG}'")
+    assert sorted(r.data.metrics["val_loss_mean"] for r in configs) == pytest.approx(means)
+    assert all(r.data.metrics["val_loss_ci95_low"] < r.data.metrics["val_loss_ci95_high"]
+               for r in configs)
+
+
+def test_recheck_refuses_before_touching_any_store(workdir, capsys) -> None:
+    missing = workdir / "elsewhere.db"
+    assert main(["recheck", "mnist_mlp", "--tracking-uri", f"sqlite:///{missing}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no MLflow store at sqlite:///{missing}" in err
+    for args in (["recheck", "mnist_mlp", "--top", "0"], ["run", "mnist_mlp", "--recheck", "-1"],
+                 ["run", "mnist_mlp", "--recheck", "2", "--recheck-seeds", "two"]):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 2
+        assert "expected an integer >= 1" in capsys.readouterr().err
+    assert not missing.exists() and not (workdir / "mlflow.db").exists()
+    assert not (workdir / ".sweeps").exists()
