@@ -3,7 +3,7 @@
 Layout, nested as the MLflow UI shows it::
 
     sweep run (sweeps.kind=sweep)
-    └── recheck                      sweeps.kind=recheck; tags: ranking by mean; recheck.md
+    └── recheck                      sweeps.kind=recheck; tags: ranking by mean; recheck.txt
         ├── recheck-trial-007        one per configuration: its hyperparameters as params,
         │   │                        <objective>_mean, _std, _ci95_low, _ci95_high
         │   ├── trial-007-seed-10043 one per seed: per-epoch metrics, best_<objective>
