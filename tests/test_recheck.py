@@ -91,6 +91,9 @@ def test_recheck_a_hyperband_sweep_from_mlflow(tracking_uri: str, capsys) -> Non
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no sweep named 'mnist_mpl'" in err
     assert err.rstrip().endswith("sweeps there: mnist_mlp")
+    assert main(["recheck", "0" * 32]) == 1  # a run id the store does not hold
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no MLflow run {'0' * 32} in this store" in err
     assert len(client.search_runs([sweep_run.info.experiment_id])) == before
 
 
