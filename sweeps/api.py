@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sweeps.spec import SweepSpec, load_spec, parse_spec_dict
 
 if TYPE_CHECKING:
+    from sweeps.rechecking import RecheckResult
     from sweeps.session import SweepResult
 
 __all__ = ["run", "tune", "recheck", "OVERRIDES"]
@@ -95,8 +96,7 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
     Re-running the same call refuses (the sweep has state) unless ``resume`` or
     ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
     """
-    if callable(data) and not isinstance(data, (tuple, list, Mapping)):
-        data = data()
+    data = _called(data)
     name = name or getattr(build_model, "__name__", type(build_model).__name__)
     raw: dict[str, Any] = {
         "name": name,
@@ -126,6 +126,13 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
                quiet=quiet)
 
 
+def _called(data: Any) -> Any:
+    """``data`` as arrays: a loader function (which ``tune`` and ``recheck`` take) called."""
+    if callable(data) and not isinstance(data, (tuple, list, Mapping)):
+        return data()
+    return data
+
+
 def _yaml(value: Any) -> str:
     """A keyword argument as the YAML text ``--set`` takes."""
     import json
@@ -133,12 +140,26 @@ def _yaml(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
+def recheck(sweep: str | SweepResult, *, top: int = 3, seeds: int = 3,
+            build_model: Any = None, data: Any = None, tracking_uri: str | None = None,
             data_dir: str | None = None, stream: TextIO | None = None,
-            quiet: bool = True) -> Any:
-    """Retrain sweep ``sweep``'s ``top`` configurations (a sweep name or sweep run id, read
-    back from MLflow) with ``seeds`` other seeds each; see :mod:`sweeps.rechecking`."""
+            quiet: bool = True) -> RecheckResult:
+    """Retrain sweep ``sweep``'s ``top`` configurations with ``seeds`` other seeds each: a
+    sweep name or sweep run id, read back from MLflow, or what :func:`run` or :func:`tune`
+    returned; see :mod:`sweeps.rechecking`.
+
+    A sweep of :func:`tune` needs its ``build_model`` and ``data`` again (MLflow holds
+    neither), and refuses data other than the sweep's::
+
+        result = sweeps.tune(build_model, data=(x, y), tuner="random")
+        sweeps.recheck(result, top=2, seeds=3, build_model=build_model, data=(x, y))
+    """
     from sweeps.rechecking import recheck as _recheck
 
+    if not isinstance(sweep, str):  # a SweepResult: its run, in its store
+        tracking_uri = tracking_uri or sweep.tracking_uri
+        sweep = sweep.sweep_run_id
+    data = _called(data)
     return _recheck(sweep, top=top, seeds=seeds, tracking_uri=tracking_uri,
-                    data_dir=data_dir, stream=stream or sys.stdout, quiet=quiet)
+                    data_dir=data_dir, objects={"hypermodel": build_model, "data": data},
+                    stream=stream or sys.stdout, quiet=quiet)

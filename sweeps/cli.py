@@ -30,6 +30,17 @@ __all__ = ["main"]
 _FLAG_KEYS = OVERRIDES
 
 
+def _count(text: str) -> int:
+    """A count of at least 1 (K, N): refused by argparse before anything loads or trains."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="a bundled spec name (see `list`) or a path to a YAML spec")
     parser.add_argument("--tuner", choices=[k.value for k in TunerKind],
@@ -78,10 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue this sweep where it stopped (same spec only)")
     again.add_argument("--overwrite", action="store_true",
                        help="discard this sweep's state and start it over")
-    run.add_argument("--recheck", type=int, metavar="K",
+    run.add_argument("--recheck", type=_count, metavar="K",
                      help="at the end, retrain the top K configurations with other seeds "
                           "(as `recheck`)")
-    run.add_argument("--recheck-seeds", type=int, default=3, metavar="N",
+    run.add_argument("--recheck-seeds", type=_count, default=3, metavar="N",
                      help="seeds per configuration for --recheck (default 3)")
     run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
@@ -90,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and a 95%% interval each, logged under the sweep run")
     recheck.add_argument("sweep", metavar="SWEEP",
                          help="a sweep name (its latest run) or an MLflow sweep run id")
-    recheck.add_argument("--top", type=int, default=3, metavar="K",
+    recheck.add_argument("--top", type=_count, default=3, metavar="K",
                          help="configurations to retrain, best first (default 3)")
-    recheck.add_argument("--seeds", type=int, default=3, metavar="N",
+    recheck.add_argument("--seeds", type=_count, default=3, metavar="N",
                          help="seeds per configuration (default 3)")
     recheck.add_argument("--tracking-uri", metavar="URI",
                          help="MLflow store (else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")

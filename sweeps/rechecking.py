@@ -18,6 +18,7 @@ trial's own seed (``spec.seed + trial number``), so no retraining merely repeats
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import sys
@@ -31,7 +32,8 @@ from sweeps.events import TrialStatus
 from sweeps.metrics import Direction
 
 __all__ = ["Candidate", "Checked", "RecheckObserver", "RecheckResult", "Spread", "recheck",
-           "recheck_seeds", "spread"]
+           "recheck_seeds", "spread",
+           "top_configurations"]
 
 #: Re-check seeds start above any trial's seed (spec seed + trial number).
 SEED_OFFSET = 10_000
@@ -42,9 +44,12 @@ class Candidate:
     """One of the sweep's configurations, as the sweep ranked it."""
 
     trial_number: int
-    sweep_rank: int  # 1 = the sweep's best
+    sweep_rank: int  # 1 = the sweep's best configuration
     params: Mapping[str, Any]
     sweep_value: float  # the objective the sweep measured for it
+    #: Other trials of the same configuration (a Hyperband round continuing this one's
+    #: parent, or continued by this one): not re-checked again.
+    same_as: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,25 +136,50 @@ def recheck_seeds(spec_seed: int, count: int) -> tuple[int, ...]:
     return tuple(spec_seed + SEED_OFFSET + k for k in range(1, count + 1))
 
 
+def top_configurations(ranked: Sequence[Candidate], top: int) -> list[Candidate]:
+    """The ``top`` best distinct configurations of the sweep's ``ranked`` trials (best first),
+    each at its best trial and ranked among configurations.
+
+    Hyperband's later rounds continue an earlier trial's weights under the same values: two
+    trials, one configuration, which retraining from scratch would train twice alike.
+    """
+    best: dict[tuple[tuple[str, str], ...], Candidate] = {}
+    for candidate in ranked:
+        key = tuple(sorted((name, repr(value)) for name, value in candidate.params.items()))
+        if key in best:
+            kept = best[key]
+            best[key] = dataclasses.replace(
+                kept, same_as=(*kept.same_as, candidate.trial_number))
+        else:
+            best[key] = candidate
+    return [dataclasses.replace(c, sweep_rank=rank)
+            for rank, c in enumerate(list(best.values())[:top], start=1)]
+
+
 def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
-            data_dir: str | None = None, stream: TextIO | None = None,
-            quiet: bool = True) -> RecheckResult:
+            data_dir: str | None = None, objects: Mapping[str, Any] | None = None,
+            stream: TextIO | None = None, quiet: bool = True) -> RecheckResult:
     """Re-check sweep ``sweep`` (a sweep name, its latest run, or a sweep run id): its ``top``
-    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``."""
+    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``.
+    ``objects``: the builder and data of a :func:`sweeps.tune` sweep, which MLflow cannot
+    hold (``{"hypermodel": build_model, "data": (x, y)}``)."""
     if top < 1 or seeds < 1:
         raise SweepsError(f"recheck needs --top and --seeds of at least 1, got top {top}, "
                           f"seeds {seeds}")
     stream = stream or sys.stdout
     with process.preserved():
+        from sweeps.recheck_training import ConfigurationTrainer
         from tracking.recheck import RecheckTracker
 
         tracker = RecheckTracker.open(sweep, tracking_uri)
-        spec = tracker.spec(data_dir)
-        candidates = tracker.candidates(top)
+        spec = tracker.spec(data_dir, objects)
+        candidates = top_configurations(tracker.candidates(), top)
         if len(candidates) < top:
-            print(f"note: sweep {tracker.sweep_name!r} has {len(candidates)} completed "
-                  f"trial(s); re-checking those", file=stream)
-        setup = _Setup(spec, quiet=quiet)  # data, TensorFlow, builder: before any run exists
+            print(f"note: sweep {tracker.sweep_name!r} has {len(candidates)} distinct "
+                  f"completed configuration(s); re-checking those", file=stream)
+        # Data, TensorFlow and the builder load before any run exists.
+        setup = ConfigurationTrainer(spec, quiet=quiet)
+        setup.build(candidates[0])  # a builder that asks for other values fails here
         seed_list = recheck_seeds(spec.seed, seeds)
         objective = spec.objective
         with interrupts.handled():
@@ -162,7 +192,7 @@ def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | Non
                         print(f"trial {candidate.trial_number} (sweep #{candidate.sweep_rank}), "
                               f"seed {seed} ...", file=stream, flush=True)
                         tracker.seed_started(candidate, seed)
-                        value, epochs, status = setup.train(candidate.params, seed, tracker)
+                        value, epochs, status = setup.train(candidate, seed, tracker)
                         tracker.seed_ended(value, epochs, status)
                         values.append(value)
                     checked.append(Checked(candidate, seed_list, tuple(values), spread(values),
@@ -216,6 +246,10 @@ def format_result(result: RecheckResult) -> str:
         lines.append(f"{c.rank:>4} {'#' + str(c.candidate.sweep_rank):>5} "
                      f"{c.candidate.trial_number:>5} {number(c.candidate.sweep_value, 11)} "
                      f"{number(s.mean, 8)} {number(s.std, 7)} {interval:>19}  {values}")
+    for c in result.checked:
+        if c.candidate.same_as:
+            lines.append(f"  trial {c.candidate.trial_number} also stands for trial(s) "
+                         f"{', '.join(map(str, c.candidate.same_as))}: the same values")
     moved = [c for c in result.checked if c.rank != c.candidate.sweep_rank]
     if not moved:
         lines.append("the ranking by mean is the sweep's")
@@ -227,64 +261,3 @@ def format_result(result: RecheckResult) -> str:
         lines.append(f"MLflow: recheck run {result.recheck_run_id} under sweep run "
                      f"{result.sweep_run_id}")
     return "\n".join(lines)
-
-
-class _Setup:
-    """The sweep's data, builder and declared space, loaded once for every retraining."""
-
-    def __init__(self, spec: Any, *, quiet: bool) -> None:
-        from sweeps.data import load_dataset
-
-        self.spec = spec
-        self.data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
-                                 seed=spec.seed)
-        from sweeps.backend import load_backend
-
-        load_backend(quiet=quiet)
-        from sweeps.builders import make_builder
-        from sweeps.declared import declare_space
-        from sweeps.engines import build_context
-
-        self.builder, space = make_builder(spec, build_context(spec, self.data))
-        self.declared = declare_space(self.builder, spec, self.data, space)
-
-    def train(self, params: Mapping[str, Any], seed: int,
-              observer: RecheckObserver) -> tuple[float, int, TrialStatus]:
-        """Train one configuration from scratch as a trial trains; its objective (NaN if the
-        loss diverged), the epochs it ran, and how it ended."""
-        import keras
-        import optuna
-
-        from sweeps.engines.base import fit_arguments, training_callbacks
-        from sweeps.engines.optuna_hp import OptunaHyperParameters
-
-        spec = self.spec
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
-        # drew it: one way to rebuild a configuration for every builder kind.
-        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(params)),
-                                   self.declared.narrowed)
-        model = self.builder.build(hp)
-        history: dict[str, list[float]] = {}
-
-        def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
-            interrupts.check()
-            metrics = {k: float(v) for k, v in (logs or {}).items()
-                       if isinstance(v, (int, float)) or hasattr(v, "__float__")}
-            for key, value in metrics.items():
-                history.setdefault(key, []).append(value)
-            observer.epoch_ended(epoch, metrics)
-
-        self.builder.fit(hp, model, **fit_arguments(spec, self.data), callbacks=[
-            *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
-        epochs = len(history.get("loss", []))
-        losses = history.get("loss") or [math.nan]
-        if not math.isfinite(losses[-1]):
-            return math.nan, epochs, TrialStatus.FAILED
-        objective = spec.objective
-        if objective.metric == "params":
-            return float(model.count_params()), epochs, TrialStatus.COMPLETED
-        series = history.get(objective.metric) or [math.nan]
-        best = max if objective.direction is Direction.MAX else min
-        return float(best(series)), epochs, TrialStatus.COMPLETED

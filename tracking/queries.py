@@ -141,7 +141,9 @@ def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
     runs: list[Run] = []
     for ref in refs:
         if _RUN_ID.fullmatch(ref):
-            run = client.get_run(ref)
+            run = _run_or_none(client, ref)
+            if run is None:
+                raise TrackingError(f"no MLflow run {ref} in this store")
             if run.data.tags.get(T.KIND) != T.KIND_SWEEP:
                 raise TrackingError(f"MLflow run {ref} is not a sweep run")
             runs.append(run)
@@ -165,6 +167,18 @@ def find_sweeps(client: MlflowClient, refs: Sequence[str] = (),
     if not runs:
         raise TrackingError("no sweep runs found")
     return [load_sweep(client, run) for run in runs]
+
+
+def _run_or_none(client: MlflowClient, run_id: str) -> Run | None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
 
 
 def metric_history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:

@@ -3,7 +3,7 @@
 Layout, nested as the MLflow UI shows it::
 
     sweep run (sweeps.kind=sweep)
-    └── recheck                      sweeps.kind=recheck; tags: ranking by mean; recheck.md
+    └── recheck                      sweeps.kind=recheck; tags: ranking by mean; recheck.txt
         ├── recheck-trial-007        one per configuration: its hyperparameters as params,
         │   │                        <objective>_mean, _std, _ci95_low, _ci95_high
         │   ├── trial-007-seed-10043 one per seed: per-epoch metrics, best_<objective>
@@ -27,6 +27,7 @@ from mlflow.entities import Metric, Param, RunTag
 from sweeps import interrupts
 from sweeps.errors import SweepsError, TrackingError
 from sweeps.events import TrialStatus
+from sweeps.paths import sqlite_path
 from sweeps.rechecking import Candidate, Checked, RecheckObserver, RecheckResult, format_result
 from tracking import tags as T
 from tracking.mlflow_tracker import RUN_STATUS
@@ -57,6 +58,10 @@ class RecheckTracker(RecheckObserver):
         import mlflow
 
         uri = tracking_uri or mlflow.get_tracking_uri()
+        database = sqlite_path(uri)
+        if database is not None and not database.exists():  # reading must not create one
+            raise TrackingError(f"no MLflow store at {uri} ({database} does not exist): no "
+                                "sweep to re-check there (--tracking-uri names another)")
         client = open_client(uri)
         with store_errors(uri, "cannot read the MLflow store"):
             try:
@@ -75,21 +80,36 @@ class RecheckTracker(RecheckObserver):
     def sweep_run_id(self) -> str:
         return self.sweep.run_id
 
-    def spec(self, data_dir: str | None = None) -> Any:
-        """The sweep's resolved spec, as its run logged it (``spec.yaml``)."""
+    def spec(self, data_dir: str | None = None,
+             objects: Mapping[str, Any] | None = None) -> Any:
+        """The sweep's resolved spec, as its run logged it (``spec.yaml``); ``objects`` gives
+        what YAML cannot hold, as :func:`sweeps.tune` did: ``{"hypermodel": build_model,
+        "data": (x, y)}``."""
         from sweeps.spec import parse_spec_dict
 
-        if not self.sweep.spec:
-            raise SweepsError(f"sweep run {self.sweep_run_id} ({self.sweep_name!r}) has no "
-                              "spec.yaml artifact to retrain from")
-        source = f"spec.yaml of sweep run {self.sweep_run_id} ({self.sweep_name!r})"
-        return parse_spec_dict(self.sweep.spec, source,
-                               [f"data.dir={data_dir}"] if data_dir else [])
+        stored, name = self.sweep.spec, f"sweep {self.sweep_name!r} (run {self.sweep_run_id})"
+        if not stored:
+            raise SweepsError(f"{name} has no spec.yaml artifact to retrain from")
+        objects = {key: value for key, value in (objects or {}).items() if value is not None}
+        data = stored.get("data") or {}
+        if data.get("name") == "arrays" and "data" not in objects:
+            raise SweepsError(f"{name} trained on arrays given from Python: re-check it from "
+                              "Python, sweeps.recheck(..., build_model=..., data=...) with the "
+                              "sweep's own builder and data")
+        if data.get("name") != "arrays" and "data" in objects:
+            raise SweepsError(f"{name} read its data from its spec ({data.get('name')}): "
+                              "data= is for a sweep of sweeps.tune(..., data=...)")
+        spec = parse_spec_dict(stored, f"spec.yaml of {name}",
+                               [f"data.dir={data_dir}"] if data_dir else [], objects=objects)
+        if "data" in objects and spec.data.digest != data.get("digest"):
+            raise SweepsError(f"the data given is not the data {name} trained on (digest "
+                              f"{spec.data.digest}, the sweep's {data.get('digest')})")
+        return spec
 
-    def candidates(self, top: int) -> list[Candidate]:
-        """The sweep's ``top`` completed trials, best first, with their hyperparameters."""
+    def candidates(self) -> list[Candidate]:
+        """The sweep's completed trials, best first, with their hyperparameters."""
         key = f"best_{self._metric}"
-        ranked = self.sweep.ranked()[:top]
+        ranked = self.sweep.ranked()
         if not ranked:
             raise SweepsError(f"sweep {self.sweep_name!r} (run {self.sweep_run_id}) has no "
                               f"completed trial with {key} to re-check")
@@ -127,7 +147,9 @@ class RecheckTracker(RecheckObserver):
             if number not in self._config_runs:
                 self._config_runs[number] = self._create(
                     self.recheck_run_id, f"recheck-trial-{number:03d}", T.KIND_RECHECK_CONFIG,
-                    tags={T.TRIAL_NUMBER: str(number), T.SWEEP_RANK: str(candidate.sweep_rank)},
+                    tags={T.TRIAL_NUMBER: str(number), T.SWEEP_RANK: str(candidate.sweep_rank),
+                          **({T.SAME_AS: ",".join(map(str, candidate.same_as))}
+                             if candidate.same_as else {})},
                     params=candidate.params)
             self._seed_run = self._create(
                 self._config_runs[number], f"trial-{number:03d}-seed-{seed}",

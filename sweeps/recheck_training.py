@@ -1,0 +1,100 @@
+"""Training one of a sweep's configurations again, from its stored values, as a trial trains.
+
+The re-check (:mod:`sweeps.rechecking`) loads the sweep's data, builder and declared space
+once, then trains each configuration under each seed from scratch: the spec's batch size,
+learning-rate schedule, EarlyStopping and objective (its best epoch)::
+
+    trainer = ConfigurationTrainer(spec, quiet=True)
+    value, epochs, status = trainer.train(candidate, seed, observer)  # its stored values
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sweeps import interrupts
+from sweeps.errors import SweepsError
+from sweeps.events import TrialStatus
+from sweeps.metrics import Direction
+
+if TYPE_CHECKING:
+    from sweeps.rechecking import Candidate, RecheckObserver
+
+__all__ = ["ConfigurationTrainer"]
+
+
+class ConfigurationTrainer:
+    """The sweep's data, builder and declared space, loaded once for every retraining."""
+
+    def __init__(self, spec: Any, *, quiet: bool) -> None:
+        from sweeps.data import load_dataset
+
+        self.spec = spec
+        self.data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics,
+                                 seed=spec.seed)
+        from sweeps.backend import load_backend
+
+        load_backend(quiet=quiet)
+        from sweeps.builders import make_builder
+        from sweeps.declared import declare_space
+        from sweeps.engines import build_context
+
+        self.builder, space = make_builder(spec, build_context(spec, self.data))
+        self.declared = declare_space(self.builder, spec, self.data, space)
+
+    def build(self, candidate: Candidate) -> tuple[Any, Any]:
+        """The candidate's model, built from its stored values, and the ``hp`` that built it."""
+        import optuna
+
+        from sweeps.engines.optuna_hp import OptunaHyperParameters
+
+        # Optuna's FixedTrial answers every hp.* call with the stored value, whichever engine
+        # drew it: one way to rebuild a configuration for every builder kind.
+        hp = OptunaHyperParameters(optuna.trial.FixedTrial(dict(candidate.params)),
+                                   self.declared.narrowed)
+        try:
+            return hp, self.builder.build(hp)
+        except ValueError as exc:
+            if "is not found" not in str(exc):  # FixedTrial: a value it was not given
+                raise
+            raise SweepsError(
+                f"the builder asks for a hyperparameter that trial {candidate.trial_number} "
+                f"of the sweep did not have ({exc}); is it the sweep's builder? Its values: "
+                f"{', '.join(f'{k}={v}' for k, v in candidate.params.items())}") from None
+
+    def train(self, candidate: Candidate, seed: int,
+              observer: RecheckObserver) -> tuple[float, int, TrialStatus]:
+        """Train one configuration from scratch as a trial trains; its objective (NaN if the
+        loss diverged), the epochs it ran, and how it ended."""
+        import keras
+
+        from sweeps.engines.base import fit_arguments, training_callbacks
+
+        spec = self.spec
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        hp, model = self.build(candidate)
+        history: dict[str, list[float]] = {}
+
+        def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
+            interrupts.check()
+            metrics = {k: float(v) for k, v in (logs or {}).items()
+                       if isinstance(v, (int, float)) or hasattr(v, "__float__")}
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            observer.epoch_ended(epoch, metrics)
+
+        self.builder.fit(hp, model, **fit_arguments(spec, self.data), callbacks=[
+            *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+        epochs = len(history.get("loss", []))
+        losses = history.get("loss") or [math.nan]
+        if not math.isfinite(losses[-1]):
+            return math.nan, epochs, TrialStatus.FAILED
+        objective = spec.objective
+        if objective.metric == "params":
+            return float(model.count_params()), epochs, TrialStatus.COMPLETED
+        series = history.get(objective.metric) or [math.nan]
+        best = max if objective.direction is Direction.MAX else min
+        return float(best(series)), epochs, TrialStatus.COMPLETED
