@@ -11,7 +11,9 @@ test set. Pairs alternate which side goes first, so drift in the machine's load 
 Each sweep's MLflow store is created before its clock starts (a store's schema is made once,
 not per sweep). Prints each pair, the median ratio with min and max (target <= 1.02), and
 where the sweep's extra seconds went (median over the pairs), measured by timing the tracking
-and engine steps in-process. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
+and engine steps in-process, on the training thread and on tracking's background writer. The
+CPU-time ratio (all threads) is printed beside the wall-time one: on a machine shared with
+other jobs it moves less. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,7 +49,16 @@ PHASES = {
     "model summaries": ["sweeps.engines.lifecycle:model_summary"],
     "learning curves (render + upload)": ["tracking.plots:learning_curves",
                                           "mlflow.tracking.client:MlflowClient.log_figure"],
+    "tracking writes waited for (flush)": ["tracking.writer:Writer.flush"],
+    "per-epoch metrics, params, inputs (written)": [
+        "mlflow.tracking.client:MlflowClient.log_batch",
+        "mlflow.tracking.client:MlflowClient.log_inputs",
+        "mlflow.tracking.client:MlflowClient.log_text"],
     "checkpoints (best epoch's weights)": [
+        "sweeps.engines.checkpoints:KerasTunerBestEpoch._save_model",
+        "sweeps.engines.checkpoints:KerasTunerBestEpoch.on_train_end",
+        "sweeps.engines.checkpoints:BestEpochWeights.on_epoch_end",
+        "sweeps.engines.checkpoints:BestEpochWeights.on_train_end",
         "keras_tuner.src.engine.tuner_utils:SaveBestEpoch._save_model",
         "keras.src.callbacks.model_checkpoint:ModelCheckpoint._save_model"],
     "keras-tuner oracle bookkeeping": [
@@ -56,18 +68,22 @@ PHASES = {
     "final model: logged and registered": [
         "tracking.mlflow_tracker:MlflowTracker._log_model",
         "tracking.mlflow_tracker:MlflowTracker._register"],
-    "sweep report (plots, summary.md)": ["tracking.report:log_sweep_report"],
+    "sweep report (plots, summary.md)": ["tracking.report:ReportDraft.draw_plots",
+                                         "tracking.report:ReportDraft.log"],
     "best model loaded + test evaluation": ["sweeps.session:Session.finish"],
 }
 
 
 class PhaseTimer:
-    """Wraps the PHASES functions; exclusive seconds per label while ``active``."""
+    """Wraps the PHASES functions; exclusive seconds per label while ``active``: on the
+    thread that trains (``seconds``) and on tracking's background thread (``background``),
+    whose seconds run beside training instead of after it."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.background: dict[str, float] = defaultdict(float)
         self.active = False
-        self._stack: list[list[float]] = []  # per open call: [start, time in nested calls]
+        self._local = threading.local()  # per thread, per open call: [start, nested time]
         for label, targets in PHASES.items():
             for target in targets:
                 self._wrap(label, target)
@@ -92,22 +108,25 @@ class PhaseTimer:
         def timed(*args: Any, **kwargs: Any) -> Any:
             if not timer.active:
                 return original(*args, **kwargs)
+            stack = timer._local.__dict__.setdefault("stack", [])
+            main = threading.current_thread() is threading.main_thread()
             frame = [time.perf_counter(), 0.0]
-            timer._stack.append(frame)
+            stack.append(frame)
             try:
                 return original(*args, **kwargs)
             finally:
-                timer._stack.pop()
+                stack.pop()
                 spent = time.perf_counter() - frame[0]
-                timer.seconds[label] += spent - frame[1]
-                if timer._stack:
-                    timer._stack[-1][1] += spent
+                (timer.seconds if main else timer.background)[label] += spent - frame[1]
+                if stack:
+                    stack[-1][1] += spent
 
         setattr(owner, name, timed)
 
     @contextlib.contextmanager
     def measuring(self) -> Any:
         self.seconds.clear()
+        self.background.clear()
         self.active = True
         try:
             yield self.seconds
@@ -115,7 +134,10 @@ class PhaseTimer:
             self.active = False
 
 
-def run_sweep_once(spec: Any, timer: PhaseTimer) -> tuple[float, Any, dict[str, float]]:
+def run_sweep_once(spec: Any, timer: PhaseTimer
+                   ) -> tuple[float, float, Any, dict[str, float], dict[str, float]]:
+    """Wall and CPU seconds (every thread's), the result, and the phases' seconds on the
+    training thread and on the background one."""
     from mlflow.tracking import MlflowClient
 
     from sweeps.runner import run_sweep
@@ -129,15 +151,15 @@ def run_sweep_once(spec: Any, timer: PhaseTimer) -> tuple[float, Any, dict[str, 
         MlflowClient(uri).search_experiments()
         try:
             with timer.measuring() as seconds:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 result = run_sweep(spec, work_dir=Path(tmp) / "work", stream=io.StringIO())
-                elapsed = time.perf_counter() - start
-            return elapsed, result, dict(seconds)
+                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            return elapsed, cpu, result, dict(seconds), dict(timer.background)
         finally:
             os.chdir(cwd)
 
 
-def run_bare_once(spec: Any, result: Any) -> float:
+def run_bare_once(spec: Any, result: Any) -> tuple[float, float]:
     """The sweep's trials in plain Keras: build, compile, fit for the same epochs, and the
     best one evaluated on the test set."""
     import keras
@@ -146,7 +168,7 @@ def run_bare_once(spec: Any, result: Any) -> float:
     from sweeps.data import load_dataset
     from sweeps.engines import build_context
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
     context = build_context(spec, data)
     hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
@@ -163,7 +185,7 @@ def run_bare_once(spec: Any, result: Any) -> float:
     if result.best is not None:
         models[result.best.trial_id].evaluate(data.x_test, data.y_test, batch_size=1024,
                                               verbose=0)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def import_seconds() -> tuple[float, float]:
@@ -209,32 +231,42 @@ def main() -> None:
     print(f"{spec.name} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
           f"epochs, {args.pairs} pairs; {os.cpu_count()} CPU cores, load average "
           f"{os.getloadavg()[0]:.2f} at start")
-    ratios, sweeps_s, bares_s = [], [], []
+    ratios, cpu_ratios, sweeps_s, bares_s = [], [], [], []
     phases: dict[str, list[float]] = defaultdict(list)
+    background: dict[str, list[float]] = defaultdict(list)
     for pair in range(args.pairs):
         if pair % 2 == 0:
-            sweep_s, result, seconds = run_sweep_once(spec, timer)
-            bare_s = run_bare_once(spec, result)
+            sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
+            bare_s, bare_cpu = run_bare_once(spec, result)
         else:  # the bare side first: needs the trials, so from the previous pair's sweep
-            bare_s = run_bare_once(spec, result)
-            sweep_s, result, seconds = run_sweep_once(spec, timer)
+            bare_s, bare_cpu = run_bare_once(spec, result)
+            sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
         for label in PHASES:
             phases[label].append(seconds.get(label, 0.0))
+            background[label].append(behind.get(label, 0.0))
         epochs = sum(t.epochs_run for t in result.trials)
         ratios.append(sweep_s / bare_s)
+        cpu_ratios.append(sweep_cpu / bare_cpu)
         sweeps_s.append(sweep_s)
         bares_s.append(bare_s)
         print(f"pair {pair + 1}: sweep {sweep_s:6.1f} s, bare Keras {bare_s:6.1f} s, ratio "
-              f"{sweep_s / bare_s:.3f} ({len(result.trials)} trials, {epochs} epochs)",
-              flush=True)
+              f"{sweep_s / bare_s:.3f}; CPU time ratio {sweep_cpu / bare_cpu:.3f} "
+              f"({len(result.trials)} trials, {epochs} epochs)", flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
           f"Keras median {statistics.median(bares_s):.1f} s)")
+    print(f"CPU time ratio (every thread, less sensitive to other jobs): median "
+          f"{statistics.median(cpu_ratios):.3f}, min {min(cpu_ratios):.3f}, "
+          f"max {max(cpu_ratios):.3f}")
     extra = statistics.median(s - b for s, b in zip(sweeps_s, bares_s, strict=True))
     print(f"\nwhere the sweep's time goes beyond training (median s per sweep; extra seconds "
           f"over bare Keras: {extra:.1f}):")
     for label, values in sorted(phases.items(), key=lambda kv: -statistics.median(kv[1])):
         print(f"  {statistics.median(values):6.2f}  {label}")
+    print("on tracking's background thread, beside training (median s per sweep):")
+    for label, values in sorted(background.items(), key=lambda kv: -statistics.median(kv[1])):
+        if statistics.median(values) > 0:
+            print(f"  {statistics.median(values):6.2f}  {label}")
     keras_only, sweep_imports = import_seconds()
     print(f"  process start-up, not in the ratio: importing keras {keras_only:.1f} s; keras + "
           f"keras-tuner + optuna + mlflow + sweeps {sweep_imports:.1f} s")

@@ -116,6 +116,12 @@ class Session:
         from sweeps.engines import build_context
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial INFO lines
+        # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
+        # trial's build, and the spec check below builds a first model; each full collection
+        # walks the hundreds of thousands of objects TensorFlow, Keras and MLflow create at
+        # import, about 0.3 s a time. They live as long as the process, so move them out of
+        # the collector's reach (sweeps.process undoes it when the sweep ends).
+        gc.freeze()
         # Trained weights are loaded into freshly compiled models (Hyperband's later rounds,
         # the best model at the end), whose optimizers are new by design; Keras warns about
         # the optimizer slots it skips. (sweeps.process restores the caller's filters.)
@@ -143,11 +149,7 @@ class Session:
     @contextlib.contextmanager
     def guarded(self) -> Iterator[None]:
         """Run the trials: every MLflow run still open when this exits abnormally is ended."""
-        # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
-        # trial's build; each full collection walks the hundreds of thousands of objects
-        # TensorFlow, Keras and MLflow create at import, about 0.3 s a time. They live as long
-        # as the process, so move them out of the collector's reach (sweeps.process undoes it).
-        gc.freeze()
+        gc.freeze()  # what the first build and the data made lives on too (see start)
         outcome = TrialStatus.FAILED
         with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:
@@ -167,6 +169,7 @@ class Session:
         The final model is the best trial's, or with ``final.retrain`` its hyperparameters
         trained again on training plus validation data; then both are tested.
         """
+        self.tracker.search_ended()  # its report's plots are drawn meanwhile
         best = self.book.best()
         model = None
         note = None

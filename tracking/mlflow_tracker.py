@@ -7,6 +7,11 @@ trial (hyperparameters as params, its train and validation datasets, every epoch
 ``step=epoch``, final metrics, model summary and learning curves). Runs are ended by
 :meth:`MlflowTracker.end_open_runs` whatever happens, so none is left ``RUNNING`` when the
 command exits. Experiments are tagged as custom-model (training) experiments for the UI.
+
+Writes that decide the sweep's state (runs created, a trial's result and status, runs ended)
+are made on the caller's thread; the rest (every epoch's metrics, params, summaries, dataset
+inputs, learning curves) go through a :class:`~tracking.writer.Writer`, in order, while
+training goes on, and are flushed before the next state-deciding write.
 """
 
 from __future__ import annotations
@@ -56,8 +61,10 @@ from tracking.models import (
     log_keras_model,
     register,
 )
-from tracking.queries import trial_row
+from tracking.queries import load_sweep, trial_row
+from tracking.report import ReportDraft
 from tracking.store import is_unavailable, open_client, reason, store_errors
+from tracking.writer import Writer
 
 __all__ = ["MlflowTracker"]
 
@@ -85,6 +92,8 @@ def _recording(method: _Method) -> _Method:
             raise self.lost
         try:
             with interrupts.deferred():  # never cut a store write in half
+                if self.writer.error is not None:  # a queued write failed: stop here
+                    self.writer.flush()
                 return method(self, *args, **kwargs)
         except Exception as exc:
             if not is_unavailable(exc):
@@ -161,6 +170,9 @@ class MlflowTracker(SweepObserver):
         self._marked: dict[str, set[str]] = defaultdict(set)
         #: Set once the store stopped answering: nothing more is sent to it.
         self.lost: TrackingLost | None = None
+        #: The writes that need not hold up training (see the module's docstring).
+        self.writer = Writer()
+        self._report: ReportDraft | None = None  # drawn ahead by search_ended
         self._last_trial: int | None = None  # the number of the last trial whose run ended
         self._sweep_name = experiment
         self._register_as: str | None = None
@@ -204,7 +216,7 @@ class MlflowTracker(SweepObserver):
         if spec.hypermodel.bundled:
             self._requirements = keras_requirements()
         if event.dataset is not None:  # digests computed once, for the sweep and every trial
-            self._datasets = SweepDatasets.of(event.dataset)
+            self.writer.submit(self._digest, event.dataset)
             self._example = input_example(event.dataset.x_train)
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
@@ -246,12 +258,21 @@ class MlflowTracker(SweepObserver):
             **{f"data.{name}_size": size for name, size in event.data_sizes.items()},
             **{f"tuner.{key}": value for key, value in spec.tuner.options.items()},
         }
-        self.client.log_batch(self.parent_run_id, params=[
+        run_id = self.parent_run_id
+        # What --resume and recheck read back is written before any trial starts.
+        self.client.log_batch(run_id, params=[
             Param(key, str(value)) for key, value in params.items()])
-        self.client.log_text(self.parent_run_id,
-                             yaml.safe_dump(spec.to_dict(), sort_keys=False), "spec.yaml")
+        self.client.log_text(run_id, yaml.safe_dump(spec.to_dict(), sort_keys=False),
+                             "spec.yaml")
+        self.writer.submit(self._log_inputs, run_id, sweep=True)
+
+    def _digest(self, dataset: Any) -> None:
+        self._datasets = SweepDatasets.of(dataset)
+
+    def _log_inputs(self, run_id: str, *, sweep: bool) -> None:
         if self._datasets is not None:
-            self.client.log_inputs(self.parent_run_id, self._datasets.sweep_inputs())
+            self.client.log_inputs(run_id, self._datasets.sweep_inputs() if sweep
+                                   else self._datasets.trial_inputs())
 
     def _resume(self, run_id: str, rerun: set[str]) -> None:
         """Reopen the sweep's run and reconcile its trial runs with the engine's state.
@@ -264,6 +285,8 @@ class MlflowTracker(SweepObserver):
         self.parent_run_id = run_id
         self._parent_open = True
         self.client.update_run(run_id, status="RUNNING")
+        if not run.inputs.dataset_inputs:  # killed before they were logged
+            self.writer.submit(self._log_inputs, run_id, sweep=True)
         for child in self._trial_runs_of(run_id):
             trial_id = child.data.tags.get(T.TRIAL_ID, "")
             status = child.data.tags.get(T.TRIAL_STATUS)
@@ -274,6 +297,8 @@ class MlflowTracker(SweepObserver):
                 self.client.log_batch(child.info.run_id, tags=tags)
                 self.client.set_terminated(child.info.run_id, "KILLED")
             elif status in TrialStatus.__members__ and status != TrialStatus.KILLED.value:
+                if T.CURVES_PENDING in child.data.tags:  # killed before they were logged
+                    self.writer.submit(self._log_stored_curves, child)
                 for tag in (T.BEST, T.PARETO):
                     if child.data.tags.get(tag) == "true":
                         self._marked[tag].add(child.info.run_id)
@@ -351,6 +376,7 @@ class MlflowTracker(SweepObserver):
         run_id = self.parent_run_id
         started = time.monotonic()
         logged = self._log_model(event) if event.best_model is not None else None
+        self.writer.flush()  # the test metrics below name the digests it computed
         metrics = {f"best_{self._objective}": event.best_objective,
                    **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()},
                    **final_fit_metrics(event)}
@@ -383,18 +409,42 @@ class MlflowTracker(SweepObserver):
         if logged is not None:
             self.model_note = self._register(logged, event.test_metrics)
             _log.info("model logged and registered in %.1f s", time.monotonic() - started)
-        try:
-            from tracking.queries import load_sweep
-            from tracking.report import log_sweep_report
+        self._log_report(run_id)
+        self.client.set_terminated(run_id, "FINISHED")
+        self._parent_open = False
 
+    def search_ended(self) -> None:
+        """No trial runs any more (the sweep's end is next): the report's plots are drawn on
+        the writer while the best model is loaded, tested and logged."""
+        if self.lost is not None or self.parent_run_id is None:
+            return
+        if ReportDraft.off_main_thread_ok():
+            self._report = ReportDraft()
+            self.writer.submit(self._draw_report, self._report, self.parent_run_id)
+
+    def _draw_report(self, report: ReportDraft, run_id: str) -> None:
+        try:
             # Read back from the store, like `sweeps compare`: every worker's trials count.
-            log_sweep_report(self.client, load_sweep(self.client, self.client.get_run(run_id)))
+            report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)))
+        except Exception as exc:  # a report is not worth failing a finished sweep
+            if is_unavailable(exc):
+                raise
+            _log.warning("could not draw the sweep report's plots", exc_info=True)
+
+    def _log_report(self, run_id: str) -> None:
+        report, self._report = self._report, None
+        try:
+            if report is None or report.sweep is None:  # not drawn ahead (or that failed)
+                report = report or ReportDraft()
+                report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)))
+            report.log(self.client, self.client.get_run(run_id))
         except Exception as exc:  # a report is not worth failing a finished sweep
             if is_unavailable(exc):
                 raise
             _log.warning("could not write the sweep report", exc_info=True)
-        self.client.set_terminated(run_id, "FINISHED")
-        self._parent_open = False
+        finally:
+            if report is not None:
+                report.discard()
 
     def _log_model(self, event: SweepEnded) -> Any:
         assert self.parent_run_id is not None
@@ -452,8 +502,7 @@ class MlflowTracker(SweepObserver):
             tags[T.CONTINUES_RUN_ID] = self._trial_runs[event.continues]
         run = self.client.create_run(
             self.experiment_id, run_name=f"trial-{event.number:03d}", tags=tags)
-        if self._datasets is not None:
-            self.client.log_inputs(run.info.run_id, self._datasets.trial_inputs())
+        self.writer.submit(self._log_inputs, run.info.run_id, sweep=False)
         self._trial_runs[event.trial_id] = run.info.run_id
         self._trial_numbers[event.trial_id] = event.number
         self._open_trials.add(event.trial_id)
@@ -462,13 +511,13 @@ class MlflowTracker(SweepObserver):
     @_recording
     def model_built(self, event: ModelBuilt) -> None:
         run_id = self._trial_runs[event.trial_id]
-        self.client.log_batch(
-            run_id,
+        self.writer.submit(
+            self.client.log_batch, run_id,
             metrics=[Metric("param_count", float(event.param_count), _now_ms(), 0)],
             params=[Param(name, str(value)) for name, value in event.params.items()],
             tags=[RunTag(T.OPTIMIZER, event.compiled_by)],
         )
-        self.client.log_text(run_id, event.summary, "model_summary.txt")
+        self.writer.submit(self.client.log_text, run_id, event.summary, "model_summary.txt")
 
     @_recording
     def epoch_ended(self, event: EpochEnded) -> None:
@@ -476,7 +525,7 @@ class MlflowTracker(SweepObserver):
         history = self._history[event.trial_id]
         for key, value in event.metrics.items():
             history[key].append((event.epoch, value))
-        self.client.log_batch(self._trial_runs[event.trial_id], metrics=[
+        self.writer.submit(self.client.log_batch, self._trial_runs[event.trial_id], metrics=[
             Metric(key, value, timestamp, event.epoch) for key, value in event.metrics.items()])
 
     @_recording
@@ -484,6 +533,10 @@ class MlflowTracker(SweepObserver):
         run_id = self._trial_runs.get(event.trial_id)
         if run_id is None:  # ended before it started: nothing to close
             return
+        # Its epochs are in the store before its result: a store lost meanwhile stops the
+        # sweep here, with the trial unfinished, so --resume runs it again.
+        self.writer.flush()
+        history = self._history.pop(event.trial_id, {})
         metrics = {"epochs_run": event.epochs_run, "wall_time_s": event.wall_time_s}
         metrics.update({f"best_{metric}": value for metric, value in event.values.items()})
         if event.objective is not None:
@@ -492,15 +545,14 @@ class MlflowTracker(SweepObserver):
             run_id,
             metrics=[Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()],
             tags=[RunTag(T.TRIAL_STATUS, event.status.value)]
-            + ([RunTag(T.ERROR, event.error[:5000])] if event.error else []),
+            + ([RunTag(T.ERROR, event.error[:5000])] if event.error else [])
+            + ([RunTag(T.CURVES_PENDING, "true")] if history else []),
         )
         if event.message:
             self.client.log_text(run_id, event.message, "error.txt")
-        history = self._history.pop(event.trial_id, {})
-        if history:
-            title = f"trial {self._trial_numbers[event.trial_id]}"
-            self.client.log_figure(run_id, plots.learning_curves(history, title, self._metric),
-                                   "learning_curves.png")
+        if history:  # rendered while the next trial trains
+            self.writer.submit(self._log_curves, run_id, history,
+                               self._trial_numbers[event.trial_id])
         if event.status is TrialStatus.PRUNED:
             # MLflow has no PRUNED status; the name makes pruned trials stand out in lists.
             number = self._trial_numbers[event.trial_id]
@@ -509,6 +561,22 @@ class MlflowTracker(SweepObserver):
         self.client.set_terminated(run_id, RUN_STATUS[event.status])
         self._open_trials.discard(event.trial_id)
         self._last_trial = self._trial_numbers[event.trial_id]
+
+    def _log_curves(self, run_id: str, history: dict[str, list[tuple[int, float]]],
+                    number: int) -> None:
+        figure = plots.learning_curves(history, f"trial {number}", self._metric)
+        self.client.log_figure(run_id, figure, "learning_curves.png")
+        self.client.delete_tag(run_id, T.CURVES_PENDING)
+
+    def _log_stored_curves(self, run: Any) -> None:
+        """The learning curves of a trial whose run ended but whose curves were not logged
+        (the sweep was killed in between), from the metrics its run holds."""
+        keys = [key for name in ("loss", self._metric) for key in (name, f"val_{name}")
+                if key in run.data.metrics]
+        history = {key: [(m.step, m.value) for m in sorted(
+            self.client.get_metric_history(run.info.run_id, key), key=lambda m: m.step)]
+            for key in keys}
+        self._log_curves(run.info.run_id, history, int(run.data.tags[T.TRIAL_NUMBER]))
 
     # -- ending, whatever happened -----------------------------------------------------
     def end_open_runs(self, status: TrialStatus) -> None:
@@ -520,7 +588,20 @@ class MlflowTracker(SweepObserver):
         if self.lost is not None:
             return
         with interrupts.deferred():  # a second Ctrl-C waits until every run is ended
+            try:
+                self.writer.flush()  # what is queued (epochs, curves) is kept
+            except Exception as exc:  # noqa: BLE001 - the runs are ended all the same
+                if is_unavailable(exc):
+                    self.lost = self._lost(exc)
+                    return
+                _log.exception("a tracking write failed")
             self._end_open_runs(status)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self._report is not None:  # drawn for a sweep that did not reach its end
+            self._report.discard()
+            self._report = None
 
     def _end_open_runs(self, status: TrialStatus) -> None:
         run_status = RUN_STATUS[status]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -25,9 +26,11 @@ from mlflow.tracking import MlflowClient
 from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
-           "summary_markdown", "log_sweep_report"]
+           "summary_markdown", "log_sweep_report", "ReportDraft"]
 
 _log = logging.getLogger(__name__)
+#: matplotlib's backends that draw to files only.
+_FILE_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 DEFAULT_COLUMNS = ("sweep", "engine", "trial", "status", "objective", "epochs_run",
                    "param_count", "wall_time_s", "hyperparameters")
 
@@ -225,8 +228,48 @@ def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
 
 def log_sweep_report(client: MlflowClient, sweep: SweepRuns) -> None:
     """Log the plots and summary.md of a sweep on its sweep run, under ``report/``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        optuna_plots(sweep, out)
-        (out / "summary.md").write_text(summary_markdown(sweep), encoding="utf-8")
-        client.log_artifacts(sweep.run_id, str(out), artifact_path="report")
+    report = ReportDraft()
+    try:
+        report.draw_plots(sweep)
+        report.log(client, sweep.run)
+    finally:
+        report.discard()
+
+
+class ReportDraft:
+    """A sweep's report made in two steps. The plots need only the trials and take most of
+    the time (Optuna's importances fit a random forest): they are drawn as soon as the last
+    trial has ended, on tracking's background thread while the best model is tested and
+    logged. summary.md quotes the test metrics, so it is written at the very end::
+
+        draft = ReportDraft()
+        draft.draw_plots(load_sweep(client, run))   # once every trial has ended
+        draft.log(client, client.get_run(run_id))   # once the test metrics are logged
+        draft.discard()
+    """
+
+    def __init__(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="sweeps-report-"))
+        self.sweep: SweepRuns | None = None
+
+    @staticmethod
+    def off_main_thread_ok() -> bool:
+        """Whether pyplot may draw on another thread: with a backend that only renders to
+        files or a notebook (Agg, the default without a display; inline), not with a GUI
+        backend the caller chose (Tk, Qt: their windows belong to the main thread)."""
+        backend = matplotlib.get_backend().lower()
+        return backend in _FILE_BACKENDS or backend.endswith("inline")
+
+    def draw_plots(self, sweep: SweepRuns) -> None:
+        self.sweep = sweep
+        optuna_plots(sweep, self._dir)
+
+    def log(self, client: MlflowClient, run: Any) -> None:
+        """Write summary.md from ``run`` (the sweep run as it ends) and log the report."""
+        assert self.sweep is not None, "draw_plots first"
+        sweep = SweepRuns(run=run, spec=self.sweep.spec, trials=self.sweep.trials)
+        (self._dir / "summary.md").write_text(summary_markdown(sweep), encoding="utf-8")
+        client.log_artifacts(sweep.run_id, str(self._dir), artifact_path="report")
+
+    def discard(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)

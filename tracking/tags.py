@@ -67,6 +67,10 @@ CONTINUES_RUN_ID = "sweeps.continues_run_id"
 SUPERSEDED = "sweeps.superseded"
 BEST = "sweeps.best"
 PARETO = "sweeps.pareto"
+#: Set while a trial's learning curves are being rendered after its run ended (off the
+#: training path, tracking.writer); removed once they are logged. A sweep killed in between
+#: leaves it, and --resume renders them from the run's metrics.
+CURVES_PENDING = "sweeps.learning_curves_pending"
 
 # Registered model versions (and the alias that marks the best so far)
 CHAMPION = "champion"  # the alias, moved only to a version that beats its test metric

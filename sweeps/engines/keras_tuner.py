@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import keras
 import keras_tuner as kt
 from keras_tuner.src import config as kt_config
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from hypermodels.space import FloatParam, Param, discrete_values
 from sweeps.engines.base import Engine, fit_arguments, training_callbacks
+from sweeps.engines.checkpoints import KerasTunerBestEpoch
 from sweeps.engines.keras_tuner_state import recover, restore_grid, snapshot
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.errors import SweepsError
@@ -69,6 +71,15 @@ class _ReportingTuner:
         self._observer = observer
         self._builder = builder
         self._trials: dict[str, TrialLifecycle] = {}
+
+    def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any,
+                             **kwargs: Any) -> Any:
+        # keras-tuner's hook for subclasses (AutoKeras overrides it): its best-epoch
+        # checkpoint is swapped for one that writes the file once, when the fit ends.
+        kwargs["callbacks"] = [KerasTunerBestEpoch(callback)
+                               if isinstance(callback, SaveBestEpoch) else callback
+                               for callback in kwargs.get("callbacks", [])]
+        return super()._build_and_fit_model(trial, *args, **kwargs)
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)

@@ -25,6 +25,7 @@ from optuna_integration import KerasPruningCallback
 
 from sweeps import interrupts
 from sweeps.engines.base import Engine, fit_arguments, training_callbacks
+from sweeps.engines.checkpoints import BestEpochWeights
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.engines.optuna_hp import OptunaHyperParameters
 from sweeps.engines.optuna_study import (
@@ -247,9 +248,7 @@ class OptunaEngine(Engine):
     def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
         """Keep each trial's best epoch."""
         monitor, mode = self._checkpoint_monitor()
-        return keras.callbacks.ModelCheckpoint(
-            self.models_dir / f"trial_{trial_id}.weights.h5", monitor=monitor, mode=mode.value,
-            save_best_only=True, save_weights_only=True)
+        return BestEpochWeights(self.models_dir / f"trial_{trial_id}.weights.h5", monitor, mode)
 
     # -- results -------------------------------------------------------------------------
     def load_model(self, trial_id: str) -> keras.Model:
