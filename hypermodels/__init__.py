@@ -6,7 +6,7 @@ does not import Keras.
 
 from __future__ import annotations
 
-from hypermodels.base import BuildContext, Hypermodel, compile_model
+from hypermodels.base import BuildContext, Hypermodel, OptionError, compile_model
 from hypermodels.cnn import CNN
 from hypermodels.hp_space import HpSpace
 from hypermodels.mlp import MLP, SizedMLP
@@ -25,6 +25,7 @@ __all__ = [
     "get_hypermodel",
     "BuildContext",
     "Hypermodel",
+    "OptionError",
     "HpSpace",
     "compile_model",
     "CNN",

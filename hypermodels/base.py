@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
     from sweeps.task import Task
 
-__all__ = ["BuildContext", "Hypermodel", "compile_model"]
+__all__ = ["BuildContext", "Hypermodel", "OptionError", "compile_model"]
+
+
+class OptionError(ValueError):
+    """A hypermodel's option does not fit the data (found when the first model is built)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ class Hypermodel(ABC):
     description: ClassVar[str]
     default_space: ClassVar[Mapping[str, Param]]
     default_options: ClassVar[Mapping[str, Scalar]] = {}
+    #: Inclusive (min, max) of numeric options that have bounds; the spec loader checks them.
+    option_bounds: ClassVar[Mapping[str, tuple[float, float]]] = {}
 
     def __init__(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypermodels.base import BuildContext, Hypermodel
+from hypermodels.base import BuildContext, Hypermodel, OptionError
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Space
 
-__all__ = ["MLP", "SizedMLP", "dense_stack"]
+__all__ = ["MLP", "SizedMLP", "dense_stack", "random_translation"]
 
 
 def dense_stack(x: Any, units: list[int], dropout: float, activation: str) -> Any:
@@ -31,6 +31,13 @@ class MLP(Hypermodel):
     layers a trial does not build stay out of its hyperparameters. Without it, one ``units``
     serves every layer. Pixels are rescaled and tabular features normalised by the build
     context, so the same MLP serves MNIST and a CSV file.
+
+    ``translate`` (images only; 0, the default, is off) shifts each training image at random
+    by up to that fraction of its height and width (Keras's ``RandomTranslation``, empty
+    pixels black): an MLP has no notion of neighbouring pixels, and seeing digits a pixel or
+    two off is what lifts it from about 98.6 % to 99 % on MNIST for the same epochs and
+    nearly the same time per epoch (README, "Performance"). The layer is part of the model
+    and passes images through unchanged at inference.
     """
 
     name = "mlp"
@@ -41,9 +48,12 @@ class MLP(Hypermodel):
         "dropout": FloatParam(0.0, 0.5, step=0.1),
         "learning_rate": FloatParam(1e-4, 1e-2, log=True),
     }
-    default_options = {"units_per_layer": True, "activation": "relu"}
+    default_options = {"units_per_layer": True, "activation": "relu", "translate": 0.0}
+    option_bounds = {"translate": (0.0, 0.5)}
 
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:
+        if self.options["translate"]:
+            inputs = random_translation(inputs, self.options["translate"])
         depth = space.value("depth")
         dropout = space.value("dropout")
         max_depth = int(space.max_value("depth"))
@@ -55,6 +65,21 @@ class MLP(Hypermodel):
             else:
                 units.append(space.value("units"))
         return dense_stack(inputs, units, dropout, self.options["activation"])
+
+
+def random_translation(x: Any, fraction: float) -> Any:
+    """Images shifted at random by up to ``fraction`` of their size while training."""
+    import keras
+
+    if len(x.shape) not in (3, 4):
+        raise OptionError("translate", (
+            f"translate ({fraction:g}) shifts images, but the inputs have shape "
+            f"{tuple(x.shape[1:])}, not (height, width) or (height, width, channels); "
+            "expected 0 for features that are not an image"))
+    if len(x.shape) == 3:  # (height, width): Keras's image layers want a channel axis
+        x = keras.layers.Reshape((*x.shape[1:], 1))(x)
+    return keras.layers.RandomTranslation(fraction, fraction, fill_mode="constant",
+                                          name="translate")(x)
 
 
 class SizedMLP(Hypermodel):

@@ -91,9 +91,14 @@ def declare_space(builder: Builder, spec: SweepSpec, data: Dataset,
     import keras
     import keras_tuner as kt
 
+    from hypermodels import OptionError
+
     hp = kt.HyperParameters()
     keras.backend.clear_session()
-    model = builder.build(hp)
+    try:
+        model = builder.build(hp)
+    except OptionError as exc:  # a bundled hypermodel's option that does not fit the data
+        raise SpecError(spec.source, f"hypermodel.options.{exc.option}", str(exc)) from None
     declared_hps: dict[str, list[Any]] = {}
     for item in hp.space:
         declared_hps.setdefault(item.name, []).append(item)

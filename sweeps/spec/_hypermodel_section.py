@@ -56,6 +56,11 @@ def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Mapping[str, Para
             if type(found) is not type(default) or is_non_finite(found):
                 options_node.fail(key, f"expected {type(default).__name__} like the default "
                                        f"{describe(default)}, got {describe(found)}")
+            if key in cls.option_bounds:
+                low, high = cls.option_bounds[key]
+                if not low <= found <= high:
+                    options_node.fail(key, f"expected a number from {low:g} to {high:g}, got "
+                                           f"{describe(found)}")
             options[key] = found
         options_node.finish()
         node.finish()
