@@ -68,6 +68,20 @@ def test_bad_spec_exits_2_with_one_paragraph_and_logs_nothing(workdir: Path) -> 
         "training.max_epochs: expected an integer >= 1, got 0 (set by --set training.max_epochs=0)")
 
 
+def test_option_that_does_not_fit_the_data_fails_before_any_run(workdir: Path,
+                                                                 tracking_uri: str) -> None:
+    proc = sweeps("run", "diabetes", "--set", "hypermodel.options.translate=0.1")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: diabetes.yaml (bundled): hypermodel.options.translate: translate (0.1) shifts "
+        "images, but the inputs have shape (10,), not (height, width) or (height, width, "
+        "channels); expected 0 for features that are not an image")
+    runs = MlflowClient(tracking_uri).search_runs(
+        [e.experiment_id for e in MlflowClient(tracking_uri).search_experiments()])
+    assert runs == []
+    assert not list(workdir.glob(".sweeps/diabetes/*"))  # no state to resume or overwrite
+
+
 def test_missing_data_fails_before_any_run(workdir: Path) -> None:
     proc = sweeps("run", "mnist_mlp", "--data-dir", str(workdir / "nowhere"))
     assert proc.returncode == 1

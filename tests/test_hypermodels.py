@@ -8,7 +8,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from hypermodels import CNN, MLP, BuildContext, FixedSpace, HpSpace, compile_model
+from hypermodels import CNN, MLP, BuildContext, FixedSpace, HpSpace, OptionError, compile_model
 from hypermodels.space import ChoiceParam, FloatParam, IntParam
 from sweeps.task import Task, TaskKind
 
@@ -108,3 +108,29 @@ def test_cnn_gives_grey_images_a_channel_axis() -> None:
     model = CNN().build(FixedSpace(CNN.default_space, values), CONTEXT)
     convs = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert convs == [16, 32] and model.output_shape == (None, 10)
+
+
+def test_translate_shifts_training_images_only() -> None:
+    values = {"depth": 1, "units_0": 16, "dropout": 0.0, "learning_rate": 0.001}
+    model = MLP(translate=0.2).build(FixedSpace(MLP.default_space, values), CONTEXT)
+    layer = model.get_layer("translate")
+    assert isinstance(layer, keras.layers.RandomTranslation)
+    images = np.zeros((8, 28, 28, 1), dtype="float32")
+    images[:, 10:18, 10:18] = 1.0  # a square that a shift moves
+    keras.utils.set_random_seed(0)
+    assert np.array_equal(keras.ops.convert_to_numpy(layer(images, training=False)), images)
+    shifted = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert not np.array_equal(shifted, images)
+    assert shifted.sum() == pytest.approx(images.sum(), rel=0.5)  # moved, not wiped out
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 28, 28)).astype("uint8")
+    np.testing.assert_array_equal(model.predict(pixels, verbose=0),
+                                  model.predict(pixels, verbose=0))  # inference: no shifts
+
+
+def test_translate_on_features_that_are_not_an_image_is_an_option_error() -> None:
+    tabular = BuildContext(input_shape=(10,), task=Task(TaskKind.REGRESSION), decay_steps=10,
+                           decay_rate=0.5)
+    values = {"depth": 1, "units_0": 8, "dropout": 0.0, "learning_rate": 0.001}
+    with pytest.raises(OptionError, match=r"inputs have shape \(10,\)") as caught:
+        MLP(translate=0.1).build(FixedSpace(MLP.default_space, values), tabular)
+    assert caught.value.option == "translate"

@@ -207,6 +207,8 @@ def test_bad_spec_names_file_key_expected_and_found(text: str, expected: str) ->
         ("training.max_epochs=ten", 'my.yaml: training.max_epochs: expected an integer >= 1, got "ten"'),
         ("noequals", 'my.yaml: --set expects dotted.key=value, got "noequals"'),
         ("data.name.x=1", 'my.yaml: data.name: --set data.name.x=1: data.name is "mnist", not a mapping'),
+        ("hypermodel.options.translate=0.7",
+         "my.yaml: hypermodel.options.translate: expected a number from 0 to 0.5, got 0.7"),
     ],
 )
 def test_bad_override_is_reported_like_the_file(override: str, expected: str) -> None:
