@@ -61,22 +61,16 @@ from tracking.models import (
     log_keras_model,
     register,
 )
-from tracking.queries import load_sweep, trial_row
+from tracking.queries import load_sweep
 from tracking.report import ReportDraft
+from tracking.resume import reconcile
+from tracking.runs import RUN_STATUS, now_ms, record_of, trial_runs_of
 from tracking.store import is_unavailable, open_client, reason, store_errors
 from tracking.writer import Writer
 
 __all__ = ["MlflowTracker"]
 
 _log = logging.getLogger(__name__)
-
-RUN_STATUS = {
-    TrialStatus.COMPLETED: "FINISHED",
-    TrialStatus.FAILED: "FAILED",
-    TrialStatus.PRUNED: "FINISHED",  # pruning is a normal end; the trial_status tag tells
-    TrialStatus.KILLED: "KILLED",
-}
-
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -103,24 +97,6 @@ def _recording(method: _Method) -> _Method:
             raise self.lost from None
 
     return handler  # type: ignore[return-value]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _record_of(run: Any, objective: str) -> TrialRecord:
-    """A finished trial run, read back for the summary of a resumed or shared sweep."""
-    row = trial_row(run)
-    metrics = row.metrics
-    return TrialRecord(
-        trial_id=row.tags[T.TRIAL_ID], number=row.number, params=row.params,
-        param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
-        status=TrialStatus(row.status), objective=metrics.get(f"best_{objective}"),
-        epochs_run=int(metrics.get("epochs_run", 0)),
-        wall_time_s=metrics.get("wall_time_s", 0.0),
-        tags={k: v for k, v in row.tags.items() if k.startswith(T.ENGINE_TAG_PREFIXES)},
-    )
 
 
 class MlflowTracker(SweepObserver):
@@ -275,37 +251,23 @@ class MlflowTracker(SweepObserver):
                                    else self._datasets.trial_inputs())
 
     def _resume(self, run_id: str, rerun: set[str]) -> None:
-        """Reopen the sweep's run and reconcile its trial runs with the engine's state.
-
-        A trial run left RUNNING by a killed process is ended as KILLED; a run of a trial the
-        engine is about to run again (its result never reached the engine's state) is marked
-        superseded and KILLED, so each trial keeps exactly one FINISHED run.
-        """
+        """Reopen the sweep's run and reconcile its trial runs with the engine's state
+        (:mod:`tracking.resume`)."""
         run = self._check_sweep_run(run_id)
         self.parent_run_id = run_id
         self._parent_open = True
         self.client.update_run(run_id, status="RUNNING")
         if not run.inputs.dataset_inputs:  # killed before they were logged
             self.writer.submit(self._log_inputs, run_id, sweep=True)
-        for child in self._trial_runs_of(run_id):
-            trial_id = child.data.tags.get(T.TRIAL_ID, "")
-            status = child.data.tags.get(T.TRIAL_STATUS)
-            if child.info.status == "RUNNING" or trial_id in rerun:
-                tags = [RunTag(T.TRIAL_STATUS, TrialStatus.KILLED.value)]
-                if child.info.status != "RUNNING":
-                    tags.append(RunTag(T.SUPERSEDED, "true"))
-                self.client.log_batch(child.info.run_id, tags=tags)
-                self.client.set_terminated(child.info.run_id, "KILLED")
-            elif status in TrialStatus.__members__ and status != TrialStatus.KILLED.value:
-                if T.CURVES_PENDING in child.data.tags:  # killed before they were logged
-                    self.writer.submit(self._log_stored_curves, child)
-                for tag in (T.BEST, T.PARETO):
-                    if child.data.tags.get(tag) == "true":
-                        self._marked[tag].add(child.info.run_id)
-                self._trial_runs[trial_id] = child.info.run_id
-                self._trial_numbers[trial_id] = int(child.data.tags[T.TRIAL_NUMBER])
-                self._counts[TrialStatus(status)] += 1
-                self.previous_records.append(_record_of(child, self._objective))
+        kept = reconcile(self.client, self.experiment_id, run_id, rerun=rerun,
+                         objective=self._objective)
+        self._trial_runs.update(kept.trial_runs)
+        self._trial_numbers.update(kept.numbers)
+        self._counts.update(kept.counts)
+        self._marked.update(kept.marked)
+        self.previous_records.extend(kept.records)
+        for child in kept.curves_pending:  # killed before they were logged
+            self.writer.submit(self._log_stored_curves, child)
         if self.previous_records:
             self._last_trial = max(r.number for r in self.previous_records)
         resumes = int(run.data.tags.get(T.RESUMES, "0")) + 1
@@ -336,12 +298,6 @@ class MlflowTracker(SweepObserver):
             )
         return run
 
-    def _trial_runs_of(self, run_id: str) -> list[Any]:
-        return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run_id}' and "
-            f"tags.`{T.KIND}` = '{T.KIND_TRIAL}'",  # not a re-check's runs
-            max_results=50000, order_by=["attributes.start_time ASC"])
-
     @_recording
     def finished_trials(self) -> list[TrialRecord]:
         """Every trial of the sweep with a final result, whichever process ran it.
@@ -351,14 +307,14 @@ class MlflowTracker(SweepObserver):
         """
         assert self.parent_run_id is not None
         records = []
-        for child in self._trial_runs_of(self.parent_run_id):
+        for child in trial_runs_of(self.client, self.experiment_id, self.parent_run_id):
             if child.info.status == "RUNNING":
                 self.client.set_tag(child.info.run_id, T.TRIAL_STATUS,
                                     TrialStatus.KILLED.value)
                 self.client.set_terminated(child.info.run_id, "KILLED")
                 continue
             if child.data.tags.get(T.TRIAL_STATUS) in ("COMPLETED", "FAILED", "PRUNED"):
-                records.append(_record_of(child, self._objective))
+                records.append(record_of(child, self._objective))
                 self._trial_runs[records[-1].trial_id] = child.info.run_id
                 self._trial_numbers[records[-1].trial_id] = records[-1].number
         self._counts = defaultdict(int)
@@ -381,7 +337,7 @@ class MlflowTracker(SweepObserver):
                    **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()},
                    **final_fit_metrics(event)}
         self.client.log_batch(run_id, metrics=[
-            Metric(key, float(value), _now_ms(), 0)
+            Metric(key, float(value), now_ms(), 0)
             for key, value in metrics.items() if value is not None] + self._test_metrics(
                 event.test_metrics, logged.model_id if logged is not None else None)
             + self._test_metrics(best_trial_test_metrics(event), None),
@@ -463,7 +419,7 @@ class MlflowTracker(SweepObserver):
         (the logged model's page lists them)."""
         name = self._datasets.name(T.DATA_TEST) if self._datasets else None
         digest = self._datasets.digest(T.DATA_TEST) if self._datasets else None
-        return [Metric(key, float(value), _now_ms(), 0, model_id=model_id,
+        return [Metric(key, float(value), now_ms(), 0, model_id=model_id,
                        dataset_name=name if digest else None, dataset_digest=digest)
                 for key, value in values.items()]
 
@@ -513,7 +469,7 @@ class MlflowTracker(SweepObserver):
         run_id = self._trial_runs[event.trial_id]
         self.writer.submit(
             self.client.log_batch, run_id,
-            metrics=[Metric("param_count", float(event.param_count), _now_ms(), 0)],
+            metrics=[Metric("param_count", float(event.param_count), now_ms(), 0)],
             params=[Param(name, str(value)) for name, value in event.params.items()],
             tags=[RunTag(T.OPTIMIZER, event.compiled_by)],
         )
@@ -521,7 +477,7 @@ class MlflowTracker(SweepObserver):
 
     @_recording
     def epoch_ended(self, event: EpochEnded) -> None:
-        timestamp = _now_ms()
+        timestamp = now_ms()
         history = self._history[event.trial_id]
         for key, value in event.metrics.items():
             history[key].append((event.epoch, value))
@@ -543,7 +499,7 @@ class MlflowTracker(SweepObserver):
             metrics[f"best_{self._objective}"] = event.objective
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()],
+            metrics=[Metric(k, float(v), now_ms(), 0) for k, v in metrics.items()],
             tags=[RunTag(T.TRIAL_STATUS, event.status.value)]
             + ([RunTag(T.ERROR, event.error[:5000])] if event.error else [])
             + ([RunTag(T.CURVES_PENDING, "true")] if history else []),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,15 +29,11 @@ from sweeps.events import TrialStatus
 from sweeps.paths import sqlite_path
 from sweeps.rechecking import Candidate, Checked, RecheckObserver, RecheckResult, format_result
 from tracking import tags as T
-from tracking.mlflow_tracker import RUN_STATUS
 from tracking.queries import SweepRuns, find_sweeps
+from tracking.runs import RUN_STATUS, now_ms
 from tracking.store import open_client, store_errors
 
 __all__ = ["RecheckTracker"]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class RecheckTracker(RecheckObserver):
@@ -158,7 +153,7 @@ class RecheckTracker(RecheckObserver):
 
     def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
         assert self._seed_run is not None
-        now = _now_ms()
+        now = now_ms()
         with self._store():
             self.client.log_batch(self._seed_run, metrics=[
                 Metric(key, value, now, epoch) for key, value in metrics.items()
@@ -171,7 +166,7 @@ class RecheckTracker(RecheckObserver):
             metrics[f"best_{self._metric}"] = value
         with self._store():
             self.client.log_batch(self._seed_run, metrics=[
-                Metric(key, v, _now_ms(), 0) for key, v in metrics.items()],
+                Metric(key, v, now_ms(), 0) for key, v in metrics.items()],
                 tags=[RunTag(T.TRIAL_STATUS, status.value)])
             self.client.set_terminated(self._seed_run, RUN_STATUS[status])
         self._seed_run = None
@@ -180,7 +175,7 @@ class RecheckTracker(RecheckObserver):
         run_id = self._config_runs[checked.candidate.trial_number]
         with self._store():
             self.client.log_batch(run_id, metrics=[
-                Metric(key, value, _now_ms(), 0)
+                Metric(key, value, now_ms(), 0)
                 for key, value in checked.spread.metrics(self._metric).items()])
             self.client.set_terminated(run_id, "FINISHED")
 
