@@ -9,6 +9,7 @@ into :mod:`sweeps.events`.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,14 +72,22 @@ class _ReportingTuner:
         self._observer = observer
         self._builder = builder
         self._trials: dict[str, TrialLifecycle] = {}
+        self._checkpoints: weakref.WeakKeyDictionary[Any, KerasTunerBestEpoch] = (
+            weakref.WeakKeyDictionary())
 
     def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any,
                              **kwargs: Any) -> Any:
         # keras-tuner's hook for subclasses (AutoKeras overrides it): its best-epoch
-        # checkpoint is swapped for one that writes the file once, when the fit ends.
-        kwargs["callbacks"] = [KerasTunerBestEpoch(callback)
-                               if isinstance(callback, SaveBestEpoch) else callback
-                               for callback in kwargs.get("callbacks", [])]
+        # checkpoint is swapped for one that writes the file once, when the fit ends. One
+        # replacement per checkpoint, as keras-tuner shares one across a trial's executions.
+        def in_memory(callback: Any) -> Any:
+            if not isinstance(callback, SaveBestEpoch):
+                return callback
+            if callback not in self._checkpoints:
+                self._checkpoints[callback] = KerasTunerBestEpoch(callback)
+            return self._checkpoints[callback]
+
+        kwargs["callbacks"] = [in_memory(c) for c in kwargs.get("callbacks", [])]
         return super()._build_and_fit_model(trial, *args, **kwargs)
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
