@@ -2,6 +2,7 @@
 
     python scripts/bench_overhead.py [--pairs 5] [--tuner random] [--max-trials 5]
                                      [--max-epochs 3] [--subset N] [--spec mnist_mlp]
+                                     [--set KEY=VALUE ...]
 
 Each pair runs a real sweep (keras-tuner or Optuna, MLflow logging, artifacts, the report, the
 final model logged and registered, test evaluation) into a fresh temp MLflow store, then
@@ -213,6 +214,8 @@ def main() -> None:
     parser.add_argument("--max-trials", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=3)
     parser.add_argument("--subset", type=int, default=None)
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="a spec override, as `sweeps run --set`")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -225,6 +228,7 @@ def main() -> None:
                  f"training.max_epochs={args.max_epochs}"]
     if args.subset:
         overrides.append(f"data.subset={args.subset}")
+    overrides += args.settings
     spec = load_spec(args.spec, overrides)
     timer = PhaseTimer()
 
