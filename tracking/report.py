@@ -26,7 +26,7 @@ from mlflow.tracking import MlflowClient
 from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
-           "summary_markdown", "log_sweep_report", "ReportDraft"]
+           "summary_markdown", "ReportDraft"]
 
 _log = logging.getLogger(__name__)
 #: matplotlib's backends that draw to files only.
@@ -224,16 +224,6 @@ def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
                                                 "param_count", "hyperparameters"), top),
                            "markdown")]
     return "\n".join(lines)
-
-
-def log_sweep_report(client: MlflowClient, sweep: SweepRuns) -> None:
-    """Log the plots and summary.md of a sweep on its sweep run, under ``report/``."""
-    report = ReportDraft()
-    try:
-        report.draw_plots(sweep)
-        report.log(client, sweep.run)
-    finally:
-        report.discard()
 
 
 class ReportDraft:
