@@ -15,7 +15,7 @@ import pytest
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from mlflow.tracking import MlflowClient
 
-from sweeps.engines.checkpoints import BestEpochWeights, KerasTunerBestEpoch
+from sweeps.engines.checkpoints import BestEpochWeights, BestTrialModel, KerasTunerBestEpoch
 from sweeps.metrics import Direction
 from sweeps.runner import run_sweep
 from sweeps.spec import load_spec
@@ -111,3 +111,59 @@ def test_resume_logs_learning_curves_a_killed_sweep_left_pending(tracking_uri: s
     run_sweep(spec(3), work_dir=Path(".sweeps"), stream=io.StringIO(), resume=True)
     assert png.stat().st_size > 10_000
     assert T.CURVES_PENDING not in client.get_run(victim.info.run_id).data.tags
+
+
+def test_best_trial_model_keeps_the_strictly_better_trial_at_its_best_epoch() -> None:
+    kept = BestTrialModel(Direction.MAX)
+    first, second, third = _model(), _model(), _model()
+    weights = {}
+    for value, model in ((1.0, first), (2.0, second), (3.0, third)):
+        _set_all(model, value + 10)  # its last epoch's weights
+        weights[value] = [np.full_like(w, value) for w in model.get_weights()]
+    kept.offer("a", 0.8, first, weights[1.0])
+    kept.offer("b", 0.8, second, weights[2.0])  # equal: the earlier trial stays
+    kept.offer("c", float("nan"), third, weights[3.0])  # no result: never kept
+    kept.offer("d", 0.9, third, None)  # no epoch improved: nothing to keep
+    assert kept.trial_id == "a"
+    assert kept.take("b") is None  # not kept: its engine loads it from its checkpoint
+    assert kept.take("a") is first
+    assert all(np.all(w == 1.0) for w in first.get_weights())  # at its best epoch
+    kept.offer("e", 0.95, second, weights[2.0])
+    assert kept.trial_id == "e"
+    smaller = BestTrialModel(Direction.MIN)
+    smaller.offer("a", 0.5, first, weights[1.0])
+    smaller.offer("b", 0.4, second, weights[2.0])
+    assert smaller.trial_id == "b"
+
+
+@pytest.mark.parametrize("tuner", ["random", "optuna"])
+def test_the_best_trial_is_tested_as_it_trained_not_built_and_loaded_again(
+        tracking_uri: str, tuner: str) -> None:
+    spec = load_spec("mnist_mlp", [
+        f"tuner.kind={tuner}", "tuner.max_trials=3", "training.max_epochs=3",
+        "data.subset=600", "search_space.units={min: 16, max: 32, step: 16}"])
+    result = run_sweep(spec, work_dir=Path(".sweeps"), stream=io.StringIO())
+    assert result.best is not None
+    # The model trained in this process (a model loaded from its checkpoint has a fresh,
+    # unbuilt optimizer), at its best epoch: the weights its checkpoint file holds.
+    assert int(result.model.optimizer.iterations.numpy()) > 0
+    name = ("checkpoint.weights.h5" if tuner == "random"
+            else f"trial_{result.best.trial_id}.weights.h5")
+    files = [p for p in Path(".sweeps").rglob(name)
+             if tuner != "random" or p.parent.name == f"trial_{result.best.trial_id}"]
+    assert len(files) == 1
+    loaded = keras.models.clone_model(result.model)
+    loaded.load_weights(files[0])
+    loaded.compile(loss=result.model.loss, metrics=["accuracy"])
+    for got, want in zip(result.model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    logs = loaded.evaluate(*_test_set(result), batch_size=1024, verbose=0, return_dict=True)
+    assert result.test_metrics["test_accuracy"] == pytest.approx(logs["accuracy"], abs=1e-6)
+
+
+def _test_set(result) -> tuple[np.ndarray, np.ndarray]:
+    from sweeps.data import load_dataset
+
+    spec = load_spec("mnist_mlp", ["data.subset=600"])
+    data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
+    return data.x_test, data.y_test

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hypermodels import BuildContext
+from sweeps.engines.checkpoints import BestTrialModel
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec
 
@@ -40,6 +41,8 @@ class Engine(ABC):
         self.declared = declared
         self.observer = observer
         self.work_dir = work_dir
+        #: The best completed trial's trained model, which engines offer as trials complete.
+        self.kept = BestTrialModel(spec.objective.direction)
 
     @property
     @abstractmethod
@@ -50,9 +53,15 @@ class Engine(ABC):
     def search(self, data: Dataset) -> None:
         """Run every trial; returns when the search is done."""
 
-    @abstractmethod
     def load_model(self, trial_id: str) -> keras.Model:
-        """The trained model of a completed trial, at its best epoch."""
+        """The trained model of a completed trial, at its best epoch: the one still in
+        memory if it is the best trial this process ran, else loaded from its checkpoint."""
+        model = self.kept.take(trial_id)
+        return model if model is not None else self.load_checkpoint(trial_id)
+
+    @abstractmethod
+    def load_checkpoint(self, trial_id: str) -> keras.Model:
+        """A completed trial's model built again and loaded from its checkpoint file."""
 
     @abstractmethod
     def trial_hyperparameters(self, trial_id: str) -> Any:

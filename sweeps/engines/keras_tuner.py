@@ -21,7 +21,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from hypermodels.space import FloatParam, Param, discrete_values
 from sweeps.engines.base import Engine, fit_arguments, training_callbacks
-from sweeps.engines.checkpoints import KerasTunerBestEpoch
+from sweeps.engines.checkpoints import BestTrialModel, KerasTunerBestEpoch
 from sweeps.engines.keras_tuner_state import recover, restore_grid, snapshot
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.errors import SweepsError
@@ -66,7 +66,7 @@ class _ReportingTuner:
     """Mixin for a keras-tuner ``Tuner``: reports each trial through a TrialLifecycle."""
 
     def __init__(self, *args: Any, spec: SweepSpec, observer: SweepObserver,
-                 builder: Builder, **kwargs: Any):
+                 builder: Builder, kept: BestTrialModel, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._spec = spec
         self._observer = observer
@@ -74,6 +74,8 @@ class _ReportingTuner:
         self._trials: dict[str, TrialLifecycle] = {}
         self._checkpoints: weakref.WeakKeyDictionary[Any, KerasTunerBestEpoch] = (
             weakref.WeakKeyDictionary())
+        self._fitted: dict[str, KerasTunerBestEpoch | None] = {}
+        self._kept = kept  # where each completed trial's model is offered
 
     def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any,
                              **kwargs: Any) -> Any:
@@ -88,7 +90,11 @@ class _ReportingTuner:
             return self._checkpoints[callback]
 
         kwargs["callbacks"] = [in_memory(c) for c in kwargs.get("callbacks", [])]
-        return super()._build_and_fit_model(trial, *args, **kwargs)
+        results = super()._build_and_fit_model(trial, *args, **kwargs)
+        # The trained model and its best epoch, offered to the engine when the trial ends.
+        self._fitted[trial.trial_id] = next(
+            (c for c in kwargs["callbacks"] if isinstance(c, KerasTunerBestEpoch)), None)
+        return results
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -132,6 +138,9 @@ class _ReportingTuner:
         completed = (trial.status == kt.engine.trial.TrialStatus.COMPLETED
                      and score is not None and not math.isnan(score))
         lifecycle = self._trials.pop(trial.trial_id, None)
+        fitted = self._fitted.pop(trial.trial_id, None)
+        if completed and fitted is not None:
+            self._kept.offer(trial.trial_id, score, fitted.model, fitted.best_weights)
         if lifecycle is not None:
             lifecycle.ended(
                 TrialStatus.COMPLETED if completed else TrialStatus.FAILED,
@@ -187,6 +196,7 @@ class KerasTunerEngine(Engine):
             spec=spec,
             observer=observer,
             builder=builder,
+            kept=self.kept,
             **kwargs,
         )
         # A reloaded oracle (resume) has its state from oracle.json but max_trials from the
@@ -245,7 +255,7 @@ class KerasTunerEngine(Engine):
                 raise SweepsError(f"the search stopped: {exc}".strip()) from None
             raise
 
-    def load_model(self, trial_id: str) -> keras.Model:
+    def load_checkpoint(self, trial_id: str) -> keras.Model:
         return self.tuner.load_model(self.tuner.oracle.get_trial(trial_id))
 
     def trial_hyperparameters(self, trial_id: str) -> kt.HyperParameters:

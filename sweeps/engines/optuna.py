@@ -212,9 +212,9 @@ class OptunaEngine(Engine):
             keras.backend.clear_session()  # what keras-tuner does before every build
             hp = OptunaHyperParameters(trial, self.declared.narrowed)
             model = self.builder.build(hp)
+            checkpoint = self._checkpoint(trial_id)
             callbacks = [_EpochReporter(lifecycle, hp, self.builder.compiled_by),
-                         *training_callbacks(spec),
-                         self._checkpoint(trial_id)]
+                         *training_callbacks(spec), checkpoint]
             if self.pruning:
                 callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
             self.builder.fit(hp, model, callbacks=callbacks, **fit_arguments(spec, data))
@@ -235,7 +235,8 @@ class OptunaEngine(Engine):
             raise
         values = lifecycle.objective_values()
         trial.set_user_attr(EPOCHS_TO_BEST, lifecycle.epochs_to_best(*self._checkpoint_monitor()))
-        lifecycle.ended(TrialStatus.COMPLETED)
+        ended = lifecycle.ended(TrialStatus.COMPLETED)
+        self.kept.offer(trial_id, ended.objective, model, checkpoint.best_weights)
         return tuple(values) if self.multi else values[0]
 
     def _checkpoint_monitor(self) -> tuple[str, Direction]:
@@ -251,7 +252,7 @@ class OptunaEngine(Engine):
         return BestEpochWeights(self.models_dir / f"trial_{trial_id}.weights.h5", monitor, mode)
 
     # -- results -------------------------------------------------------------------------
-    def load_model(self, trial_id: str) -> keras.Model:
+    def load_checkpoint(self, trial_id: str) -> keras.Model:
         keras.backend.clear_session()
         model = self.builder.build(self.trial_hyperparameters(trial_id))
         model.load_weights(self.models_dir / f"trial_{trial_id}.weights.h5")
