@@ -14,7 +14,9 @@ not per sweep). Prints each pair, the median ratio with min and max (target <= 1
 where the sweep's extra seconds went (median over the pairs), measured by timing the tracking
 and engine steps in-process, on the training thread and on tracking's background writer. The
 CPU-time ratio (all threads) is printed beside the wall-time one: on a machine shared with
-other jobs it moves less. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
+other jobs it moves less. So are the seconds each side spent in Python's full garbage
+collections: the sweep moves start-up objects out of the collector's reach (gc.freeze), which
+a bare Keras loop does not do, and that is part of the difference. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import importlib
 import io
 import os
@@ -135,6 +138,34 @@ class PhaseTimer:
             self.active = False
 
 
+class GcTimer:
+    """Seconds and count of Python's full (generation 2) garbage collections, explicit
+    (keras-tuner's and Keras's gc.collect() before each build) or automatic: the sweep moves
+    start-up objects out of their reach (gc.freeze); bare Keras, as a user writes it, does
+    not."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.count = 0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.count += 1
+
+    def take(self) -> tuple[float, int]:
+        """Seconds and count since the last take."""
+        taken = (self.seconds, self.count)
+        self.seconds, self.count = 0.0, 0
+        return taken
+
+
 def run_sweep_once(spec: Any, timer: PhaseTimer
                    ) -> tuple[float, float, Any, dict[str, float], dict[str, float]]:
     """Wall and CPU seconds (every thread's), the result, and the phases' seconds on the
@@ -235,16 +266,26 @@ def main() -> None:
     print(f"{spec.name} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
           f"epochs, {args.pairs} pairs; {os.cpu_count()} CPU cores, load average "
           f"{os.getloadavg()[0]:.2f} at start")
+    gc_timer = GcTimer()
     ratios, cpu_ratios, sweeps_s, bares_s = [], [], [], []
+    gc_sweep: list[float] = []
+    gc_bare: list[float] = []
     phases: dict[str, list[float]] = defaultdict(list)
     background: dict[str, list[float]] = defaultdict(list)
     for pair in range(args.pairs):
+        gc_timer.take()
         if pair % 2 == 0:
             sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
+            sweep_gc, sweep_n = gc_timer.take()
             bare_s, bare_cpu = run_bare_once(spec, result)
+            bare_gc, bare_n = gc_timer.take()
         else:  # the bare side first: needs the trials, so from the previous pair's sweep
             bare_s, bare_cpu = run_bare_once(spec, result)
+            bare_gc, bare_n = gc_timer.take()
             sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
+            sweep_gc, sweep_n = gc_timer.take()
+        gc_sweep.append(sweep_gc)
+        gc_bare.append(bare_gc)
         for label in PHASES:
             phases[label].append(seconds.get(label, 0.0))
             background[label].append(behind.get(label, 0.0))
@@ -255,13 +296,17 @@ def main() -> None:
         bares_s.append(bare_s)
         print(f"pair {pair + 1}: sweep {sweep_s:6.1f} s, bare Keras {bare_s:6.1f} s, ratio "
               f"{sweep_s / bare_s:.3f}; CPU time ratio {sweep_cpu / bare_cpu:.3f} "
-              f"({len(result.trials)} trials, {epochs} epochs)", flush=True)
+              f"({len(result.trials)} trials, {epochs} epochs); full garbage collections: "
+              f"sweep {sweep_n} ({sweep_gc:.2f} s), bare {bare_n} ({bare_gc:.2f} s)", flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
           f"Keras median {statistics.median(bares_s):.1f} s)")
     print(f"CPU time ratio (every thread, less sensitive to other jobs): median "
           f"{statistics.median(cpu_ratios):.3f}, min {min(cpu_ratios):.3f}, "
           f"max {max(cpu_ratios):.3f}")
+    print(f"full garbage collections (median s): sweep {statistics.median(gc_sweep):.2f}, "
+          f"bare Keras {statistics.median(gc_bare):.2f} (the sweep freezes start-up objects "
+          f"out of the collector's reach; a bare loop does not)")
     extra = statistics.median(s - b for s, b in zip(sweeps_s, bares_s, strict=True))
     print(f"\nwhere the sweep's time goes beyond training (median s per sweep; extra seconds "
           f"over bare Keras: {extra:.1f}):")
