@@ -8,15 +8,19 @@ Each pair runs a real sweep (keras-tuner or Optuna, MLflow logging, artifacts, t
 final model logged and registered, test evaluation) into a fresh temp MLflow store, then
 trains every trial's hyperparameters again in a plain Keras loop, for the epochs that trial
 ran, with the same data, batch size, schedule and seeds, and evaluates the best model on the
-test set. Pairs alternate which side goes first, so drift in the machine's load falls on both.
-Each sweep's MLflow store is created before its clock starts (a store's schema is made once,
-not per sweep). Prints each pair, the median ratio with min and max (target <= 1.02), and
-where the sweep's extra seconds went (median over the pairs), measured by timing the tracking
-and engine steps in-process, on the training thread and on tracking's background writer. The
-CPU-time ratio (all threads) is printed beside the wall-time one: on a machine shared with
-other jobs it moves less. So are the seconds each side spent in Python's full garbage
-collections: the sweep moves start-up objects out of the collector's reach (gc.freeze), which
-a bare Keras loop does not do, and that is part of the difference. Needs the dataset offline ($SWEEPS_DATA_DIR) or online.
+test set. Each side runs in a fresh interpreter and is timed from after TensorFlow's import,
+so nothing one run leaves behind (garbage, caches) weighs on the next. Pairs alternate which
+side goes first, so drift in the machine's load falls on both. Each sweep's MLflow store is
+created before its clock starts (a store's schema is made once, not per sweep).
+
+Prints each pair, the median ratio with min and max (target <= 1.02), and where the sweep's
+extra seconds went (median over the pairs), measured by timing the tracking and engine steps
+in-process, on the training thread and on tracking's background writer. The CPU-time ratio
+(all threads) is printed beside the wall-time one: on a machine shared with other jobs it
+moves less. So are the seconds each side spent in Python's full garbage collections: the
+sweep moves start-up objects out of the collector's reach (gc.freeze), which a bare Keras
+loop does not do, and that is part of the difference. Needs the dataset offline
+($SWEEPS_DATA_DIR) or online.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import functools
 import gc
 import importlib
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -166,10 +171,10 @@ class GcTimer:
         return taken
 
 
-def run_sweep_once(spec: Any, timer: PhaseTimer
-                   ) -> tuple[float, float, Any, dict[str, float], dict[str, float]]:
-    """Wall and CPU seconds (every thread's), the result, and the phases' seconds on the
-    training thread and on the background one."""
+def run_sweep_once(spec: Any, timer: PhaseTimer, gc_timer: GcTimer) -> dict[str, Any]:
+    """One sweep into a fresh temp MLflow store: wall and CPU seconds (every thread's), the
+    phases' seconds on the training thread and on the background one, full collections, and
+    the trials (what the bare side trains again)."""
     from mlflow.tracking import MlflowClient
 
     from sweeps.runner import run_sweep
@@ -182,16 +187,25 @@ def run_sweep_once(spec: Any, timer: PhaseTimer
         # schema is created once (about 1.5 s), not per sweep.
         MlflowClient(uri).search_experiments()
         try:
+            gc_timer.take()
             with timer.measuring() as seconds:
                 start, cpu = time.perf_counter(), time.process_time()
                 result = run_sweep(spec, work_dir=Path(tmp) / "work", stream=io.StringIO())
                 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-            return elapsed, cpu, result, dict(seconds), dict(timer.background)
+            gc_s, gc_n = gc_timer.take()
+            return {
+                "wall": elapsed, "cpu": cpu, "phases": dict(seconds),
+                "background": dict(timer.background), "gc_s": gc_s, "gc_n": gc_n,
+                "trials": [{"trial_id": t.trial_id, "params": t.params,
+                            "epochs_run": t.epochs_run, "number": t.number}
+                           for t in result.trials],
+                "best": result.best.trial_id if result.best is not None else None,
+            }
         finally:
             os.chdir(cwd)
 
 
-def run_bare_once(spec: Any, result: Any) -> tuple[float, float]:
+def run_bare_once(spec: Any, sweep: dict[str, Any], gc_timer: GcTimer) -> dict[str, Any]:
     """The sweep's trials in plain Keras: build, compile, fit for the same epochs, and the
     best one evaluated on the test set."""
     import keras
@@ -200,24 +214,62 @@ def run_bare_once(spec: Any, result: Any) -> tuple[float, float]:
     from sweeps.data import load_dataset
     from sweeps.engines import build_context
 
+    gc_timer.take()
     start, cpu = time.perf_counter(), time.process_time()
     data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
     context = build_context(spec, data)
     hypermodel = get_hypermodel(spec.hypermodel.name)(**spec.hypermodel.options)
     models = {}
-    for trial in result.trials:
+    for trial in sweep["trials"]:
         keras.backend.clear_session()
-        keras.utils.set_random_seed(spec.seed + trial.number)
-        space = FixedSpace(spec.search_space, trial.params)
+        keras.utils.set_random_seed(spec.seed + trial["number"])
+        space = FixedSpace(spec.search_space, trial["params"])
         model = hypermodel.build(space, context)
         compile_model(model, space.value("learning_rate"), context)
         model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                  batch_size=spec.training.batch_size, epochs=trial.epochs_run, verbose=0)
-        models[trial.trial_id] = model
-    if result.best is not None:
-        models[result.best.trial_id].evaluate(data.x_test, data.y_test, batch_size=1024,
-                                              verbose=0)
-    return time.perf_counter() - start, time.process_time() - cpu
+                  batch_size=spec.training.batch_size, epochs=trial["epochs_run"], verbose=0)
+        models[trial["trial_id"]] = model
+    if sweep["best"] is not None:
+        models[sweep["best"]].evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    gc_s, gc_n = gc_timer.take()
+    return {"wall": elapsed, "cpu": cpu, "gc_s": gc_s, "gc_n": gc_n}
+
+
+def child(args: argparse.Namespace) -> None:
+    """One side of a pair in this fresh process, its figures written to ``args.io``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from sweeps.runner import load_backend
+
+    load_backend()  # TensorFlow's import and start-up are paid by neither side
+    spec = load_spec_of(args)
+    gc_timer = GcTimer()
+    if args.child == "sweep":
+        figures = run_sweep_once(spec, PhaseTimer(), gc_timer)
+    else:
+        sweep = json.loads(args.trials.read_text(encoding="utf-8"))
+        figures = run_bare_once(spec, sweep, gc_timer)
+    args.io.write_text(json.dumps(figures), encoding="utf-8")
+
+
+def load_spec_of(args: argparse.Namespace) -> Any:
+    from sweeps.spec import load_spec
+
+    overrides = [f"tuner.kind={args.tuner}", f"tuner.max_trials={args.max_trials}",
+                 f"training.max_epochs={args.max_epochs}"]
+    if args.subset:
+        overrides.append(f"data.subset={args.subset}")
+    return load_spec(args.spec, overrides + args.settings)
+
+
+def run_side(side: str, io_path: Path, trials: Path | None = None) -> dict[str, Any]:
+    """``side`` (sweep or bare) in a fresh interpreter with this script's arguments: nothing
+    one side or pair leaves behind (objects for the collector, caches) reaches another."""
+    command = [sys.executable, __file__, *sys.argv[1:], "--child", side, "--io", str(io_path)]
+    if trials is not None:
+        command += ["--trials", str(trials)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(io_path.read_text(encoding="utf-8"))
 
 
 def import_seconds() -> tuple[float, float]:
@@ -247,57 +299,50 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a spec override, as `sweeps run --set`")
+    parser.add_argument("--child", choices=["sweep", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--io", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--trials", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from sweeps.runner import load_backend
+    if args.child:
+        child(args)
+        return
 
-    load_backend()  # TensorFlow's import and start-up are paid by neither side
-    from sweeps.spec import load_spec
-
-    overrides = [f"tuner.kind={args.tuner}", f"tuner.max_trials={args.max_trials}",
-                 f"training.max_epochs={args.max_epochs}"]
-    if args.subset:
-        overrides.append(f"data.subset={args.subset}")
-    overrides += args.settings
-    spec = load_spec(args.spec, overrides)
-    timer = PhaseTimer()
-
-    print(f"{spec.name} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
-          f"epochs, {args.pairs} pairs; {os.cpu_count()} CPU cores, load average "
-          f"{os.getloadavg()[0]:.2f} at start")
-    gc_timer = GcTimer()
+    print(f"{args.spec} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
+          f"epochs, {args.pairs} pairs, each side in a fresh process; {os.cpu_count()} CPU "
+          f"cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     ratios, cpu_ratios, sweeps_s, bares_s = [], [], [], []
     gc_sweep: list[float] = []
     gc_bare: list[float] = []
     phases: dict[str, list[float]] = defaultdict(list)
     background: dict[str, list[float]] = defaultdict(list)
-    for pair in range(args.pairs):
-        gc_timer.take()
-        if pair % 2 == 0:
-            sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
-            sweep_gc, sweep_n = gc_timer.take()
-            bare_s, bare_cpu = run_bare_once(spec, result)
-            bare_gc, bare_n = gc_timer.take()
-        else:  # the bare side first: needs the trials, so from the previous pair's sweep
-            bare_s, bare_cpu = run_bare_once(spec, result)
-            bare_gc, bare_n = gc_timer.take()
-            sweep_s, sweep_cpu, result, seconds, behind = run_sweep_once(spec, timer)
-            sweep_gc, sweep_n = gc_timer.take()
-        gc_sweep.append(sweep_gc)
-        gc_bare.append(bare_gc)
-        for label in PHASES:
-            phases[label].append(seconds.get(label, 0.0))
-            background[label].append(behind.get(label, 0.0))
-        epochs = sum(t.epochs_run for t in result.trials)
-        ratios.append(sweep_s / bare_s)
-        cpu_ratios.append(sweep_cpu / bare_cpu)
-        sweeps_s.append(sweep_s)
-        bares_s.append(bare_s)
-        print(f"pair {pair + 1}: sweep {sweep_s:6.1f} s, bare Keras {bare_s:6.1f} s, ratio "
-              f"{sweep_s / bare_s:.3f}; CPU time ratio {sweep_cpu / bare_cpu:.3f} "
-              f"({len(result.trials)} trials, {epochs} epochs); full garbage collections: "
-              f"sweep {sweep_n} ({sweep_gc:.2f} s), bare {bare_n} ({bare_gc:.2f} s)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        trials = Path(tmp) / "trials.json"
+        for pair in range(args.pairs):
+            if pair % 2 == 0:
+                sweep = run_side("sweep", Path(tmp) / "sweep.json")
+                trials.write_text(json.dumps(sweep), encoding="utf-8")
+                bare = run_side("bare", Path(tmp) / "bare.json", trials)
+            else:  # the bare side first: needs the trials, so from the previous pair's sweep
+                bare = run_side("bare", Path(tmp) / "bare.json", trials)
+                sweep = run_side("sweep", Path(tmp) / "sweep.json")
+                trials.write_text(json.dumps(sweep), encoding="utf-8")
+            gc_sweep.append(sweep["gc_s"])
+            gc_bare.append(bare["gc_s"])
+            for label in PHASES:
+                phases[label].append(sweep["phases"].get(label, 0.0))
+                background[label].append(sweep["background"].get(label, 0.0))
+            epochs = sum(t["epochs_run"] for t in sweep["trials"])
+            ratio, cpu_ratio = sweep["wall"] / bare["wall"], sweep["cpu"] / bare["cpu"]
+            ratios.append(ratio)
+            cpu_ratios.append(cpu_ratio)
+            sweeps_s.append(sweep["wall"])
+            bares_s.append(bare["wall"])
+            print(f"pair {pair + 1}: sweep {sweep['wall']:6.1f} s, bare Keras "
+                  f"{bare['wall']:6.1f} s, ratio {ratio:.3f}; CPU time ratio {cpu_ratio:.3f} "
+                  f"({len(sweep['trials'])} trials, {epochs} epochs); full garbage "
+                  f"collections: sweep {sweep['gc_n']} ({sweep['gc_s']:.2f} s), bare "
+                  f"{bare['gc_n']} ({bare['gc_s']:.2f} s)", flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
           f"Keras median {statistics.median(bares_s):.1f} s)")
