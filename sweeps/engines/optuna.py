@@ -236,7 +236,7 @@ class OptunaEngine(Engine):
         values = lifecycle.objective_values()
         trial.set_user_attr(EPOCHS_TO_BEST, lifecycle.epochs_to_best(*self._checkpoint_monitor()))
         ended = lifecycle.ended(TrialStatus.COMPLETED)
-        self.kept.offer(trial_id, ended.objective, model, checkpoint.best_weights)
+        self.kept.offer(trial_id, ended.objective, checkpoint.model, checkpoint.best_weights)
         return tuple(values) if self.multi else values[0]
 
     def _checkpoint_monitor(self) -> tuple[str, Direction]:
