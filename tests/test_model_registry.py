@@ -52,6 +52,8 @@ def test_the_final_model_is_registered_loads_and_records_its_data(tracking_uri: 
     assert model.predict(x_test).shape == (7, 10)
     signature = model.metadata.get_input_schema().inputs[0]
     assert signature.shape == (-1, 28, 28) and signature.type == np.dtype("uint8")
+    output = model.metadata.get_output_schema().inputs[0]  # what predict returns, as a spec
+    assert output.shape == (-1, 10) and output.type == np.dtype("float32")
     # A bundled hypermodel's requirements are known, not inferred: pinned to this process.
     requirements = Path(mlflow.pyfunc.get_model_dependencies(CHAMPION)).read_text().split()
     import keras
