@@ -241,6 +241,8 @@ class MlflowTracker(SweepObserver):
         self.client.log_text(run_id, yaml.safe_dump(spec.to_dict(), sort_keys=False),
                              "spec.yaml")
         self.writer.submit(self._log_inputs, run_id, sweep=True)
+        if ReportDraft.off_main_thread_ok():  # while the first trial trains, not at the end
+            self.writer.submit(ReportDraft.prepare)
 
     def _digest(self, dataset: Any) -> None:
         self._datasets = SweepDatasets.of(dataset)

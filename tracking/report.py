@@ -243,6 +243,13 @@ class ReportDraft:
         self.sweep: SweepRuns | None = None
 
     @staticmethod
+    def prepare() -> None:
+        """Import what the plots need beyond what a sweep has loaded (Optuna's plotting and
+        importance modules, 0.2 s), so a tracker can do it early on its background thread."""
+        import optuna.importance
+        import optuna.visualization.matplotlib  # noqa: F401
+
+    @staticmethod
     def off_main_thread_ok() -> bool:
         """Whether pyplot may draw on another thread: with a backend that only renders to
         files or a notebook (Agg, the default without a display; inline), not with a GUI
