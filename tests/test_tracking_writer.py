@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import keras
@@ -18,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from sweeps.engines.checkpoints import BestEpochWeights, BestTrialModel, KerasTunerBestEpoch
 from sweeps.metrics import Direction
 from sweeps.runner import run_sweep
-from sweeps.spec import load_spec
+from sweeps.spec import ObjectiveSpec, load_spec
 from tracking import tags as T
 from tracking.writer import Writer
 
@@ -114,7 +115,7 @@ def test_resume_logs_learning_curves_a_killed_sweep_left_pending(tracking_uri: s
 
 
 def test_best_trial_model_keeps_the_strictly_better_trial_at_its_best_epoch() -> None:
-    kept = BestTrialModel(Direction.MAX)
+    kept = BestTrialModel(ObjectiveSpec("val_accuracy", Direction.MAX))
     first, second, third = _model(), _model(), _model()
     weights = {}
     for value, model in ((1.0, first), (2.0, second), (3.0, third)):
@@ -130,7 +131,7 @@ def test_best_trial_model_keeps_the_strictly_better_trial_at_its_best_epoch() ->
     assert all(np.all(w == 1.0) for w in first.get_weights())  # at its best epoch
     kept.offer("e", 0.95, second, weights[2.0])
     assert kept.trial_id == "e"
-    smaller = BestTrialModel(Direction.MIN)
+    smaller = BestTrialModel(ObjectiveSpec("val_loss", Direction.MIN))
     smaller.offer("a", 0.5, first, weights[1.0])
     smaller.offer("b", 0.4, second, weights[2.0])
     assert smaller.trial_id == "b"
@@ -157,13 +158,12 @@ def test_the_best_trial_is_tested_as_it_trained_not_built_and_loaded_again(
     loaded.compile(loss=result.model.loss, metrics=["accuracy"])
     for got, want in zip(result.model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
-    logs = loaded.evaluate(*_test_set(result), batch_size=1024, verbose=0, return_dict=True)
+    logs = loaded.evaluate(*_test_set(spec), batch_size=1024, verbose=0, return_dict=True)
     assert result.test_metrics["test_accuracy"] == pytest.approx(logs["accuracy"], abs=1e-6)
 
 
-def _test_set(result) -> tuple[np.ndarray, np.ndarray]:
+def _test_set(spec: Any) -> tuple[np.ndarray, np.ndarray]:
     from sweeps.data import load_dataset
 
-    spec = load_spec("mnist_mlp", ["data.subset=600"])
     data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)
     return data.x_test, data.y_test

@@ -42,7 +42,7 @@ class Engine(ABC):
         self.observer = observer
         self.work_dir = work_dir
         #: The best completed trial's trained model, which engines offer as trials complete.
-        self.kept = BestTrialModel(spec.objective.direction)
+        self.kept = BestTrialModel(spec.objective)
 
     @property
     @abstractmethod

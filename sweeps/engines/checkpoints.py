@@ -23,6 +23,7 @@ import keras
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from sweeps.metrics import Direction
+from sweeps.spec import ObjectiveSpec
 
 __all__ = ["BestEpochWeights", "BestTrialModel", "KerasTunerBestEpoch"]
 
@@ -103,8 +104,8 @@ class BestTrialModel:
     another worker's).
     """
 
-    def __init__(self, direction: Direction) -> None:
-        self.direction = direction
+    def __init__(self, objective: ObjectiveSpec) -> None:
+        self.objective = objective
         self.trial_id: str | None = None
         self._objective = math.nan
         self._model: Any = None
@@ -115,9 +116,7 @@ class BestTrialModel:
         """``weights``: the best epoch's (``None`` when no epoch improved: not kept)."""
         if objective is None or not math.isfinite(objective) or weights is None:
             return
-        if self.trial_id is not None and not (
-                objective > self._objective if self.direction is Direction.MAX
-                else objective < self._objective):
+        if self.trial_id is not None and not self.objective.better(objective, self._objective):
             return
         self.trial_id, self._objective = trial_id, objective
         self._model, self._weights = model, weights
