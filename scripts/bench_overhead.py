@@ -16,8 +16,10 @@ created before its clock starts (a store's schema is made once, not per sweep).
 Prints each pair, the median ratio with min and max (target <= 1.02), and where the sweep's
 extra seconds went (median over the pairs), measured by timing the tracking and engine steps
 in-process, on the training thread and on tracking's background writer. The CPU-time ratio
-(all threads) is printed beside the wall-time one: on a machine shared with other jobs it
-moves less. So are the seconds each side spent in Python's full garbage collections: the
+(every thread, and the sweep's figure helper process) is printed beside the wall-time one: on
+a machine shared with other jobs it moves less. So are the seconds spent inside Model.fit on
+each side (what the sweep's callbacks and background work cost training itself), and the
+seconds each side spent in Python's full garbage collections: the
 sweep moves start-up objects out of the collector's reach (gc.freeze), which a bare Keras
 loop does not do, and that is part of the difference. Needs the dataset offline
 ($SWEEPS_DATA_DIR) or online.
@@ -56,8 +58,11 @@ PHASES = {
         "tracking.mlflow_tracker:MlflowTracker.model_built",
         "tracking.mlflow_tracker:MlflowTracker.trial_ended"],
     "model summaries": ["sweeps.engines.lifecycle:model_summary"],
-    "learning curves (render + upload)": ["tracking.plots:learning_curves",
-                                          "mlflow.tracking.client:MlflowClient.log_figure"],
+    "learning curves (drawn here + uploaded)": [
+        "tracking.plots:learning_curves", "mlflow.tracking.client:MlflowClient.log_figure",
+        "mlflow.tracking.client:MlflowClient.log_artifact"],
+    "figures: waiting for the helper process (curves, report plots)": [
+        "tracking.render:Renderer.draw"],
     "tracking writes waited for (flush)": ["tracking.writer:Writer.flush"],
     "per-epoch metrics, params, inputs (written)": [
         "mlflow.tracking.client:MlflowClient.log_batch",
@@ -171,7 +176,38 @@ class GcTimer:
         return taken
 
 
-def run_sweep_once(spec: Any, timer: PhaseTimer, gc_timer: GcTimer) -> dict[str, Any]:
+class FitTimer:
+    """Seconds inside ``Model.fit`` (training itself, the callbacks included), on either side:
+    the sweep's seconds outside it are its own work; inside it, what its callbacks and its
+    background work (through the interpreter lock) cost the training."""
+
+    def __init__(self) -> None:
+        import keras
+
+        self.seconds = 0.0
+        original = keras.Model.fit
+        timer = self
+
+        @functools.wraps(original)
+        def fit(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - start
+
+        keras.Model.fit = fit
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended and waited-for children (the sweep's figure
+    helper), which ``time.process_time`` does not count."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def run_sweep_once(spec: Any, timer: PhaseTimer, gc_timer: GcTimer,
+                   fit_timer: FitTimer) -> dict[str, Any]:
     """One sweep into a fresh temp MLflow store: wall and CPU seconds (every thread's), the
     phases' seconds on the training thread and on the background one, full collections, and
     the trials (what the bare side trains again)."""
@@ -189,12 +225,13 @@ def run_sweep_once(spec: Any, timer: PhaseTimer, gc_timer: GcTimer) -> dict[str,
         try:
             gc_timer.take()
             with timer.measuring() as seconds:
-                start, cpu = time.perf_counter(), time.process_time()
+                start, cpu = time.perf_counter(), time.process_time() + children_cpu()
                 result = run_sweep(spec, work_dir=Path(tmp) / "work", stream=io.StringIO())
-                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+                elapsed = time.perf_counter() - start
+                cpu = time.process_time() + children_cpu() - cpu
             gc_s, gc_n = gc_timer.take()
             return {
-                "wall": elapsed, "cpu": cpu, "phases": dict(seconds),
+                "wall": elapsed, "cpu": cpu, "fit": fit_timer.seconds, "phases": dict(seconds),
                 "background": dict(timer.background), "gc_s": gc_s, "gc_n": gc_n,
                 "trials": [{"trial_id": t.trial_id, "params": t.params,
                             "epochs_run": t.epochs_run, "number": t.number}
@@ -205,7 +242,8 @@ def run_sweep_once(spec: Any, timer: PhaseTimer, gc_timer: GcTimer) -> dict[str,
             os.chdir(cwd)
 
 
-def run_bare_once(spec: Any, sweep: dict[str, Any], gc_timer: GcTimer) -> dict[str, Any]:
+def run_bare_once(spec: Any, sweep: dict[str, Any], gc_timer: GcTimer,
+                  fit_timer: FitTimer) -> dict[str, Any]:
     """The sweep's trials in plain Keras: build, compile, fit for the same epochs, and the
     best one evaluated on the test set."""
     import keras
@@ -233,7 +271,7 @@ def run_bare_once(spec: Any, sweep: dict[str, Any], gc_timer: GcTimer) -> dict[s
         models[sweep["best"]].evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     gc_s, gc_n = gc_timer.take()
-    return {"wall": elapsed, "cpu": cpu, "gc_s": gc_s, "gc_n": gc_n}
+    return {"wall": elapsed, "cpu": cpu, "fit": fit_timer.seconds, "gc_s": gc_s, "gc_n": gc_n}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -243,12 +281,12 @@ def child(args: argparse.Namespace) -> None:
 
     load_backend()  # TensorFlow's import and start-up are paid by neither side
     spec = load_spec_of(args)
-    gc_timer = GcTimer()
+    gc_timer, fit_timer = GcTimer(), FitTimer()
     if args.child == "sweep":
-        figures = run_sweep_once(spec, PhaseTimer(), gc_timer)
+        figures = run_sweep_once(spec, PhaseTimer(), gc_timer, fit_timer)
     else:
         sweep = json.loads(args.trials.read_text(encoding="utf-8"))
-        figures = run_bare_once(spec, sweep, gc_timer)
+        figures = run_bare_once(spec, sweep, gc_timer, fit_timer)
     args.io.write_text(json.dumps(figures), encoding="utf-8")
 
 
@@ -311,7 +349,8 @@ def main() -> None:
     print(f"{args.spec} --tuner {args.tuner}, {args.max_trials} trials x {args.max_epochs} "
           f"epochs, {args.pairs} pairs, each side in a fresh process; {os.cpu_count()} CPU "
           f"cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    ratios, cpu_ratios, sweeps_s, bares_s = [], [], [], []
+    ratios, cpu_ratios, fit_ratios, sweeps_s, bares_s = [], [], [], [], []
+    outside: dict[str, list[float]] = defaultdict(list)
     gc_sweep: list[float] = []
     gc_bare: list[float] = []
     phases: dict[str, list[float]] = defaultdict(list)
@@ -336,19 +375,28 @@ def main() -> None:
             ratio, cpu_ratio = sweep["wall"] / bare["wall"], sweep["cpu"] / bare["cpu"]
             ratios.append(ratio)
             cpu_ratios.append(cpu_ratio)
+            fit_ratios.append(sweep["fit"] / bare["fit"])
+            outside["sweep"].append(sweep["wall"] - sweep["fit"])
+            outside["bare"].append(bare["wall"] - bare["fit"])
             sweeps_s.append(sweep["wall"])
             bares_s.append(bare["wall"])
             print(f"pair {pair + 1}: sweep {sweep['wall']:6.1f} s, bare Keras "
                   f"{bare['wall']:6.1f} s, ratio {ratio:.3f}; CPU time ratio {cpu_ratio:.3f} "
                   f"({len(sweep['trials'])} trials, {epochs} epochs); full garbage "
                   f"collections: sweep {sweep['gc_n']} ({sweep['gc_s']:.2f} s), bare "
-                  f"{bare['gc_n']} ({bare['gc_s']:.2f} s)", flush=True)
+                  f"{bare['gc_n']} ({bare['gc_s']:.2f} s); in Model.fit: sweep "
+                  f"{sweep['fit']:.1f} s, bare {bare['fit']:.1f} s", flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
           f"Keras median {statistics.median(bares_s):.1f} s)")
     print(f"CPU time ratio (every thread, less sensitive to other jobs): median "
           f"{statistics.median(cpu_ratios):.3f}, min {min(cpu_ratios):.3f}, "
           f"max {max(cpu_ratios):.3f}")
+    print(f"inside Model.fit (training and its callbacks): sweep/bare median "
+          f"{statistics.median(fit_ratios):.3f}, min {min(fit_ratios):.3f}, max "
+          f"{max(fit_ratios):.3f}; outside it (median s): sweep "
+          f"{statistics.median(outside['sweep']):.1f}, bare "
+          f"{statistics.median(outside['bare']):.1f}")
     print(f"full garbage collections (median s): sweep {statistics.median(gc_sweep):.2f}, "
           f"bare Keras {statistics.median(gc_bare):.2f} (the sweep freezes start-up objects "
           f"out of the collector's reach; a bare loop does not)")

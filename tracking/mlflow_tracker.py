@@ -11,7 +11,9 @@ command exits. Experiments are tagged as custom-model (training) experiments for
 Writes that decide the sweep's state (runs created, a trial's result and status, runs ended)
 are made on the caller's thread; the rest (every epoch's metrics, params, summaries, dataset
 inputs, learning curves) go through a :class:`~tracking.writer.Writer`, in order, while
-training goes on, and are flushed before the next state-deciding write.
+training goes on, and are flushed before the next state-deciding write. Figures (learning
+curves, the report's plots) are drawn by a helper process (:mod:`tracking.render`), whose
+drawing does not hold this process's interpreter lock while Keras trains.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import functools
 import logging
 import os
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -44,7 +47,6 @@ from sweeps.events import (
 )
 from sweeps.metrics import Direction, direction_of
 from sweeps.trials import TrialRecord
-from tracking import plots
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
 from tracking.final_fit import (
@@ -62,6 +64,7 @@ from tracking.models import (
     register,
 )
 from tracking.queries import load_sweep
+from tracking.render import Renderer
 from tracking.report import ReportDraft
 from tracking.resume import reconcile
 from tracking.runs import RUN_STATUS, now_ms, record_of, trial_runs_of
@@ -148,6 +151,8 @@ class MlflowTracker(SweepObserver):
         self.lost: TrackingLost | None = None
         #: The writes that need not hold up training (see the module's docstring).
         self.writer = Writer()
+        #: Draws learning curves and the report's plots in a helper process, beside training.
+        self.renderer = Renderer()
         self._report: ReportDraft | None = None  # drawn ahead by search_ended
         self._last_trial: int | None = None  # the number of the last trial whose run ended
         self._sweep_name = experiment
@@ -185,6 +190,7 @@ class MlflowTracker(SweepObserver):
     @_recording
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
+        self.renderer.start()  # it loads matplotlib and Optuna while the first trial trains
         self._objective = spec.objective.metric
         self._metric = event.task.primary_metric if event.task else "accuracy"
         self._sweep_name = spec.name
@@ -241,8 +247,6 @@ class MlflowTracker(SweepObserver):
         self.client.log_text(run_id, yaml.safe_dump(spec.to_dict(), sort_keys=False),
                              "spec.yaml")
         self.writer.submit(self._log_inputs, run_id, sweep=True)
-        if ReportDraft.off_main_thread_ok():  # while the first trial trains, not at the end
-            self.writer.submit(ReportDraft.prepare)
 
     def _digest(self, dataset: Any) -> None:
         self._datasets = SweepDatasets.of(dataset)
@@ -383,7 +387,8 @@ class MlflowTracker(SweepObserver):
     def _draw_report(self, report: ReportDraft, run_id: str) -> None:
         try:
             # Read back from the store, like `sweeps compare`: every worker's trials count.
-            report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)))
+            report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)),
+                              self.renderer)
         except Exception as exc:  # a report is not worth failing a finished sweep
             if is_unavailable(exc):
                 raise
@@ -394,7 +399,8 @@ class MlflowTracker(SweepObserver):
         try:
             if report is None or report.sweep is None:  # not drawn ahead (or that failed)
                 report = report or ReportDraft()
-                report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)))
+                report.draw_plots(load_sweep(self.client, self.client.get_run(run_id)),
+                                  self.renderer)
             report.log(self.client, self.client.get_run(run_id))
         except Exception as exc:  # a report is not worth failing a finished sweep
             if is_unavailable(exc):
@@ -522,8 +528,11 @@ class MlflowTracker(SweepObserver):
 
     def _log_curves(self, run_id: str, history: dict[str, list[tuple[int, float]]],
                     number: int) -> None:
-        figure = plots.learning_curves(history, f"trial {number}", self._metric)
-        self.client.log_figure(run_id, figure, "learning_curves.png")
+        with tempfile.TemporaryDirectory(prefix="sweeps-curves-") as tmp:
+            path = self.renderer.draw("learning_curves", path=f"{tmp}/learning_curves.png",
+                                      history=history, title=f"trial {number}",
+                                      metric=self._metric)
+            self.client.log_artifact(run_id, path)
         self.client.delete_tag(run_id, T.CURVES_PENDING)
 
     def _log_stored_curves(self, run: Any) -> None:
@@ -557,6 +566,7 @@ class MlflowTracker(SweepObserver):
 
     def close(self) -> None:
         self.writer.close()
+        self.renderer.close()
         if self._report is not None:  # drawn for a sweep that did not reach its end
             self._report.discard()
             self._report = None

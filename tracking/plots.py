@@ -1,13 +1,27 @@
 """Figures logged as artifacts. Plain ``Figure`` objects on Agg: headless, thread-safe,
-and nothing registered in pyplot's global state that would need closing."""
+and nothing registered in pyplot's global state that would need closing (Optuna's plots, which
+do use pyplot, are closed once saved).
+
+Imports matplotlib, and Optuna where its plots are drawn, but never MLflow, Keras or
+TensorFlow: :mod:`tracking.render`'s helper process draws with these functions, and the jobs
+it runs (:data:`JOBS`) take and return plain, picklable values.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["best_so_far_plot", "learning_curves"]
+__all__ = ["JOBS", "best_so_far_plot", "learning_curves", "quiet_optuna", "save",
+           "save_learning_curves", "save_study_plots", "warm"]
+
+_log = logging.getLogger(__name__)
 
 Series = Sequence[tuple[int, float]]
 
@@ -56,3 +70,93 @@ def best_so_far_plot(curves: Mapping[str, Sequence[Sequence[tuple[float, float]]
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG and release it (a pyplot figure is closed too)."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def save_learning_curves(path: str, history: Mapping[str, Series], title: str,
+                         metric: str = "accuracy") -> str:
+    """:func:`learning_curves` written to ``path`` (as ``MlflowClient.log_figure`` would)."""
+    learning_curves(history, title, metric).savefig(path, dpi=100)
+    return path
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna's INFO line for each in-memory study ("A new study created in memory") is not
+    for the sweep's console; its verbosity is put back as the caller had it."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def save_study_plots(out_dir: str, trials: Sequence[Any], directions: Sequence[str],
+                     target_names: Sequence[str], prefix: str = "") -> list[str]:
+    """Optuna's optimisation history, parallel coordinates and hyperparameter importances
+    (and the Pareto front for two objectives) of ``trials`` (Optuna ``FrozenTrial`` objects),
+    written to ``out_dir`` as ``<prefix><plot>.png``; the paths of those drawn."""
+    import optuna
+    import optuna.visualization.matplotlib as vis
+
+    with quiet_optuna():
+        study = optuna.create_study(directions=list(directions))
+    study.add_trials(trials)
+    if len(study.trials) < 2:
+        return []
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    metric = target_names[0]
+    multi = len(target_names) > 1
+    target = (lambda t: t.values[0]) if multi else None
+    plots = {
+        "optimization_history": lambda: vis.plot_optimization_history(
+            study, target=target, target_name=metric),
+        "parallel_coordinate": lambda: vis.plot_parallel_coordinate(
+            study, target=target, target_name=metric),
+        "param_importances": lambda: vis.plot_param_importances(
+            study, target=target, target_name=metric),
+    }
+    if multi:
+        plots["pareto_front"] = lambda: vis.plot_pareto_front(
+            study, target_names=list(target_names))
+    paths = []
+    for name, draw in plots.items():
+        with warnings.catch_warnings():
+            # Optuna marks its matplotlib plots experimental and says so on every call, and
+            # its importance evaluator warns about small samples, which a sweep report of a
+            # few trials always is; neither belongs on the sweep's console.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                axes = draw()
+            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+                # e.g. importances need two distinct values of some parameter
+                _log.info("no %s plot: %s", name, exc)
+                continue
+        fig = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+        fig.set_size_inches(9, 6)
+        paths.append(str(save(fig, Path(out_dir) / f"{prefix}{name}.png")))
+    return paths
+
+
+def warm() -> None:
+    """Import what the study plots need beyond matplotlib (Optuna's plotting and importance
+    modules, 0.2 s), ahead of the first job."""
+    import optuna.importance
+    import optuna.visualization.matplotlib  # noqa: F401
+
+
+#: The drawing jobs a :class:`tracking.render.Renderer` runs, by name: each takes and returns
+#: plain picklable values, so it runs the same in the helper process or in this one.
+JOBS = {"learning_curves": save_learning_curves, "study_plots": save_study_plots}

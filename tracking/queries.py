@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
 from tracking import tags as T
+from tracking.plots import quiet_optuna
 
 __all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
            "param_value", "to_optuna_study", "trial_row"]
@@ -208,10 +209,10 @@ def to_optuna_study(sweep: SweepRuns) -> Any:
     hyperparameter importances, whichever engine ran them."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # "a new study created in memory"
     space = sweep.spec.get("search_space", {})
     directions = ["maximize" if d == "max" else "minimize" for _, d in sweep.objectives]
-    study = optuna.create_study(directions=directions, study_name=sweep.name)
+    with quiet_optuna():
+        study = optuna.create_study(directions=directions, study_name=sweep.name)
     metrics = [f"best_{m}" for m, _ in sweep.objectives]
     for trial in sweep.trials:
         if trial.status != "COMPLETED" or any(m not in trial.metrics for m in metrics):

@@ -13,17 +13,17 @@ import io
 import logging
 import shutil
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
+from tracking import plots
 from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
+from tracking.render import Renderer
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
            "summary_markdown", "ReportDraft"]
@@ -87,53 +87,16 @@ def format_table(rows: Sequence[dict[str, Any]], style: str = "text") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def optuna_plots(sweep: SweepRuns, out_dir: Path, prefix: str = "") -> list[Path]:
-    """Optimisation history, parallel coordinates and hyperparameter importances."""
-    import optuna
-    import optuna.visualization.matplotlib as vis
-
+def optuna_plots(sweep: SweepRuns, out_dir: Path, prefix: str = "",
+                 renderer: Renderer | None = None) -> list[Path]:
+    """Optimisation history, parallel coordinates and hyperparameter importances, drawn by
+    ``renderer`` (a helper process) if given, else here."""
     study = to_optuna_study(sweep)
-    if len(study.trials) < 2:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metric = sweep.objectives[0][0]
-    multi = len(sweep.objectives) > 1
-    target = (lambda t: t.values[0]) if multi else None
-    plots = {
-        "optimization_history": lambda: vis.plot_optimization_history(
-            study, target=target, target_name=metric),
-        "parallel_coordinate": lambda: vis.plot_parallel_coordinate(
-            study, target=target, target_name=metric),
-        "param_importances": lambda: vis.plot_param_importances(
-            study, target=target, target_name=metric),
-    }
-    if multi:
-        plots["pareto_front"] = lambda: vis.plot_pareto_front(
-            study, target_names=[m for m, _ in sweep.objectives])
-    paths = []
-    for name, draw in plots.items():
-        with warnings.catch_warnings():
-            # Optuna marks its matplotlib plots experimental and says so on every call, and
-            # its importance evaluator warns about small samples, which a sweep report of a
-            # few trials always is; neither belongs on the sweep's console.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            try:
-                axes = draw()
-            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-                # e.g. importances need two distinct values of some parameter
-                _log.info("no %s plot for %s: %s", name, sweep.name, exc)
-                continue
-        fig = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-        fig.set_size_inches(9, 6)
-        paths.append(_save(fig, out_dir / f"{prefix}{name}.png"))
-    return paths
+    job = {"out_dir": str(out_dir), "trials": study.trials,
+           "directions": [d.name.lower() for d in study.directions],
+           "target_names": [m for m, _ in sweep.objectives], "prefix": prefix}
+    paths = renderer.draw("study_plots", **job) if renderer else plots.save_study_plots(**job)
+    return [Path(p) for p in paths]
 
 
 def _pareto(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -177,7 +140,7 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
     loss_ax.set_yscale("log")
     acc_ax.legend(fontsize=8, ncol=2)
     curves.suptitle(f"{sweep.name}: training (solid) and validation (dashed) by {by}")
-    paths = [_save(curves, out_dir / f"{by}_learning_curves.png")]
+    paths = [plots.save(curves, out_dir / f"{by}_learning_curves.png")]
 
     points = [(trial.metrics.get("param_count", 0.0), trial.metrics[f"best_{metric}"])
               for _, trial in ordered]
@@ -194,7 +157,7 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
     ax.set_ylabel(f"best {metric}")
     ax.grid(alpha=0.3)
     ax.legend()
-    paths.append(_save(scatter, out_dir / f"{by}_{metric}_vs_params.png"))
+    paths.append(plots.save(scatter, out_dir / f"{by}_{metric}_vs_params.png"))
 
     rows = [{by: label, "params": int(trial.metrics.get("param_count", 0)),
              "epochs_run": int(trial.metrics.get("epochs_run", 0)),
@@ -229,11 +192,12 @@ def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
 class ReportDraft:
     """A sweep's report made in two steps. The plots need only the trials and take most of
     the time (Optuna's importances fit a random forest): they are drawn as soon as the last
-    trial has ended, on tracking's background thread while the best model is tested and
-    logged. summary.md quotes the test metrics, so it is written at the very end::
+    trial has ended, by the tracker's helper process (:mod:`tracking.render`) while the best
+    model is tested and logged here. summary.md quotes the test metrics, so it is written at
+    the very end::
 
         draft = ReportDraft()
-        draft.draw_plots(load_sweep(client, run))   # once every trial has ended
+        draft.draw_plots(load_sweep(client, run), renderer)   # once every trial has ended
         draft.log(client, client.get_run(run_id))   # once the test metrics are logged
         draft.discard()
     """
@@ -243,13 +207,6 @@ class ReportDraft:
         self.sweep: SweepRuns | None = None
 
     @staticmethod
-    def prepare() -> None:
-        """Import what the plots need beyond what a sweep has loaded (Optuna's plotting and
-        importance modules, 0.2 s), so a tracker can do it early on its background thread."""
-        import optuna.importance
-        import optuna.visualization.matplotlib  # noqa: F401
-
-    @staticmethod
     def off_main_thread_ok() -> bool:
         """Whether pyplot may draw on another thread: with a backend that only renders to
         files or a notebook (Agg, the default without a display; inline), not with a GUI
@@ -257,9 +214,9 @@ class ReportDraft:
         backend = matplotlib.get_backend().lower()
         return backend in _FILE_BACKENDS or backend.endswith("inline")
 
-    def draw_plots(self, sweep: SweepRuns) -> None:
+    def draw_plots(self, sweep: SweepRuns, renderer: Renderer | None = None) -> None:
         self.sweep = sweep
-        optuna_plots(sweep, self._dir)
+        optuna_plots(sweep, self._dir, renderer=renderer)
 
     def log(self, client: MlflowClient, run: Any) -> None:
         """Write summary.md from ``run`` (the sweep run as it ends) and log the report."""
