@@ -13,6 +13,7 @@ import matplotlib.image
 import optuna
 import pytest
 
+from tracking import plots
 from tracking.render import NICENESS, Renderer
 
 HISTORY = {"loss": [(0, 1.0), (1, 0.6), (2, 0.5)], "val_loss": [(0, 1.1), (1, 0.7), (2, 0.65)],
@@ -28,7 +29,12 @@ def curves(renderer: Renderer, path: Path) -> Path:
                               title="trial 1", metric="accuracy"))
 
 
-def test_figures_are_drawn_by_a_helper_process_at_lower_priority(tmp_path: Path) -> None:
+def test_figures_are_drawn_by_a_helper_process_at_lower_priority(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn_here: list[str] = []  # jobs this process ran itself (the helper has its own JOBS)
+    for name, job in plots.JOBS.items():
+        monkeypatch.setitem(plots.JOBS, name, lambda *a, _n=name, _j=job, **k: (
+            drawn_here.append(_n), _j(*a, **k))[1])
     renderer = Renderer()
     renderer.start()
     pid = renderer.pid
@@ -56,6 +62,7 @@ def test_figures_are_drawn_by_a_helper_process_at_lower_priority(tmp_path: Path)
         assert renderer.pid == pid
         assert sorted(Path(p).name for p in paths) == [
             "optimization_history.png", "parallel_coordinate.png", "param_importances.png"]
+        assert drawn_here == []
     finally:
         renderer.close()
     assert renderer.pid is None

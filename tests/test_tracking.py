@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -25,6 +26,21 @@ from tracking.tags import KIND as KIND_TAG
 from tracking.tags import PARENT as PARENT_TAG
 
 
+@pytest.fixture
+def trackers() -> Iterator[Callable[[str, str], MlflowTracker]]:
+    """Trackers closed after the test, as a sweep's session closes its own: closing ends the
+    figure helper a started sweep has."""
+    made: list[MlflowTracker] = []
+
+    def make(uri: str, experiment: str) -> MlflowTracker:
+        made.append(MlflowTracker(uri, experiment))
+        return made[-1]
+
+    yield make
+    for tracker in made:
+        tracker.close()
+
+
 def start(tracker: MlflowTracker) -> None:
     tracker.sweep_started(SweepStarted(
         spec=load_spec("mnist_mlp"), engine="test", planned_trials=2, data_source="here",
@@ -45,8 +61,8 @@ def run_trial(tracker: MlflowTracker, trial_id: str, epochs: int, status=TrialSt
                                    epochs, 1.5, message="Traceback...\nValueError: boom" if status is TrialStatus.FAILED else None))
 
 
-def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
-    tracker = MlflowTracker(tracking_uri, "exp")
+def test_parent_and_nested_trial_runs(tracking_uri: str, trackers) -> None:
+    tracker = trackers(tracking_uri, "exp")
     start(tracker)
     run_trial(tracker, "0", 3)
     run_trial(tracker, "1", 2, continues="0")
@@ -83,8 +99,8 @@ def test_parent_and_nested_trial_runs(tracking_uri: str) -> None:
     assert trials["2"].data.tags["sweeps.trial_status"] == "FAILED"
 
 
-def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
-    tracker = MlflowTracker(tracking_uri, "exp")
+def test_close_marks_every_open_run_killed(tracking_uri: str, trackers) -> None:
+    tracker = trackers(tracking_uri, "exp")
     start(tracker)
     run_trial(tracker, "0", 1)
     tracker.trial_started(TrialStarted("1", 2))
@@ -96,6 +112,9 @@ def test_close_marks_every_open_run_killed(tracking_uri: str) -> None:
     assert statuses.pop("trial-001") == "FINISHED"
     assert statuses.pop("trial-002") == "KILLED"
     assert list(statuses.values()) == ["KILLED"]  # the sweep run
+    assert tracker.renderer.pid is not None  # the figure helper, started with the sweep
+    tracker.close()
+    assert tracker.renderer.pid is None
 
 
 def test_deleted_experiment_is_a_clear_error(tracking_uri: str) -> None:
@@ -134,11 +153,11 @@ def test_experiment_is_tagged_for_training_unless_it_has_a_kind(tracking_uri: st
     assert client.get_experiment(mine).tags[T.EXPERIMENT_KIND] == "genai_development"
 
 
-def test_data_splits_are_inputs_of_the_sweep_and_every_trial(tracking_uri: str) -> None:
+def test_data_splits_are_inputs_of_the_sweep_and_every_trial(tracking_uri: str, trackers) -> None:
     from tests.test_tracking_models import dataset
 
     data = dataset(np.arange(40, dtype="float32").reshape(10, 4))
-    tracker = MlflowTracker(tracking_uri, "exp")
+    tracker = trackers(tracking_uri, "exp")
     tracker.sweep_started(SweepStarted(
         spec=load_spec("mnist_mlp"), engine="test", planned_trials=1, data_source=data.source,
         data_sizes=data.sizes, dataset=data))
