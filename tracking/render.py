@@ -83,7 +83,7 @@ class Renderer:
                     status, value = self._ask(process, job, arguments)
                 except (OSError, EOFError, pickle.PickleError, TimeoutError) as exc:
                     _log.info("the figure helper stopped (%s); figures are drawn in this "
-                              "process from now on", exc or type(exc).__name__)
+                              "process from now on", str(exc) or type(exc).__name__)
                     self._stop(kill=True)
                     self._failed = True
                 else:
