@@ -52,6 +52,8 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
                 raise exc.error("run the same command with --resume" if started
                                 else "run the same command again") from None
             raise
+        finally:
+            session.close()
 
 
 def _run(session: Session, state: SweepState, replaced: SweepState | None, work_dir: Path,

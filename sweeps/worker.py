@@ -48,6 +48,14 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
           quiet: bool) -> SweepResult:
     session = Session(spec, stream, work_dir)
+    try:
+        return _work_in(session, storage, work_dir, quiet)
+    finally:
+        session.close()
+
+
+def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool) -> SweepResult:
+    spec = session.spec
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
 

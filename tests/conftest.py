@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own working directory and sqlite MLflow store.
 
-Like MLflow's own test suite, a test fails if it leaves any run RUNNING.
+Like MLflow's own test suite, a test fails if it leaves any run RUNNING; and if it leaves a
+figure helper (``python -m tracking.render``) of this process running.
 """
 
 from __future__ import annotations
@@ -31,6 +32,24 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     yield tmp_path
     running = _running_runs(tmp_path / "mlflow.db")
     assert not running, f"test left MLflow runs RUNNING: {running}"
+    helpers = figure_helpers()
+    assert not helpers, f"test left figure helpers running: {helpers}"
+
+
+def figure_helpers() -> list[int]:
+    """This process's figure helpers still running, found in Linux's /proc (elsewhere none
+    are found)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid ...": the command may hold spaces, so split after it
+            ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):  # ended meanwhile
+            continue
+        if ppid == os.getpid() and b"tracking.render" in command:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _running_runs(db: Path) -> list[str]:

@@ -190,7 +190,7 @@ class MlflowTracker(SweepObserver):
     @_recording
     def sweep_started(self, event: SweepStarted) -> None:
         spec = event.spec
-        self.renderer.start()  # it loads matplotlib and Optuna while the first trial trains
+        self.renderer.start()  # if the session has not (before TensorFlow's import)
         self._objective = spec.objective.metric
         self._metric = event.task.primary_metric if event.task else "accuracy"
         self._sweep_name = spec.name
