@@ -13,7 +13,9 @@ so nothing one run leaves behind (garbage, caches) weighs on the next. Pairs alt
 side goes first, so drift in the machine's load falls on both. Each sweep's MLflow store is
 created before its clock starts (a store's schema is made once, not per sweep).
 
-Prints each pair, the median ratio with min and max (target <= 1.02), and where the sweep's
+Prints each pair, the median ratio with min and max (target <= 1.02), a 95 % interval for it,
+the same comparison fit by fit (each trial's fit against its bare twin; a slow spell of the
+machine hurts a few fits, not a whole estimate), and where the sweep's
 extra seconds went (median over the pairs), measured by timing the tracking and engine steps
 in-process, on the training thread and on tracking's background writer. The CPU-time ratio
 (every thread, and the sweep's figure helper process) is printed beside the wall-time one: on
@@ -375,6 +377,7 @@ def main() -> None:
           f"epochs, {args.pairs} pairs, each side in a fresh process; {os.cpu_count()} CPU "
           f"cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     ratios, cpu_ratios, fit_ratios, sweeps_s, bares_s = [], [], [], [], []
+    each_fit: list[float] = []  # every fit's sweep/bare ratio, over all pairs
     outside: dict[str, list[float]] = defaultdict(list)
     gc_sweep: list[float] = []
     gc_bare: list[float] = []
@@ -411,9 +414,9 @@ def main() -> None:
                   f"collections: sweep {sweep['gc_n']} ({sweep['gc_s']:.2f} s), bare "
                   f"{bare['gc_n']} ({bare['gc_s']:.2f} s); in Model.fit: sweep "
                   f"{sweep['fit']:.1f} s, bare {bare['fit']:.1f} s", flush=True)
-            print("  each fit, sweep/bare: " + " ".join(
-                f"{s / b:.2f}" for s, b in zip(sweep["fits"], bare["fits"], strict=False)),
-                flush=True)
+            fits = [s / b for s, b in zip(sweep["fits"], bare["fits"], strict=False)]
+            each_fit += fits
+            print("  each fit, sweep/bare: " + " ".join(f"{r:.2f}" for r in fits), flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
           f"Keras median {statistics.median(bares_s):.1f} s)")
@@ -430,6 +433,21 @@ def main() -> None:
           f"{max(fit_ratios):.3f}; outside it (median s): sweep "
           f"{statistics.median(outside['sweep']):.1f}, bare "
           f"{statistics.median(outside['bare']):.1f}")
+    # A slow spell of the machine lands on a few fits of one side; the median over every
+    # fit, each paired with the same configuration's bare fit, is hurt less by it than the
+    # whole sweep's ratio (5 pairs x 5 trials: 25 fits against 5 sweeps).
+    fit_interval = median_interval(each_fit)
+    fit_median = statistics.median(each_fit)
+    print(f"each fit paired with its bare twin ({len(each_fit)} fits): median sweep/bare "
+          f"{fit_median:.3f}" + (f", 95 % interval {fit_interval[0]:.3f}-{fit_interval[1]:.3f}"
+                                 if fit_interval else ""))
+    extra_outside = statistics.median(
+        s - b for s, b in zip(outside["sweep"], outside["bare"], strict=True))
+    bare_fit = statistics.median(b - o for b, o in zip(bares_s, outside["bare"], strict=True))
+    bare_wall = statistics.median(bares_s)
+    print(f"  together: {extra_outside:+.1f} s outside fit and {fit_median - 1:+.1%} inside it "
+          f"on {bare_fit:.1f} s of bare fits: ratio about "
+          f"{1 + (extra_outside + bare_fit * (fit_median - 1)) / bare_wall:.3f}")
     print(f"full garbage collections (median s): sweep {statistics.median(gc_sweep):.2f}, "
           f"bare Keras {statistics.median(gc_bare):.2f} (the sweep freezes start-up objects "
           f"out of the collector's reach; a bare loop does not)")
