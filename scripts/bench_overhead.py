@@ -14,8 +14,8 @@ side goes first, so drift in the machine's load falls on both. Each sweep's MLfl
 created before its clock starts (a store's schema is made once, not per sweep).
 
 Prints each pair, the median ratio with min and max (target <= 1.02), a 95 % interval for it,
-the same comparison fit by fit (each trial's fit against its bare twin; a slow spell of the
-machine hurts a few fits, not a whole estimate), and where the sweep's
+the same comparison trial by trial (each trial's fit against its bare twin, over the pairs: a
+slow spell of the machine hurts a few fits, not a whole estimate), and where the sweep's
 extra seconds went (median over the pairs), measured by timing the tracking and engine steps
 in-process, on the training thread and on tracking's background writer. The CPU-time ratio
 (every thread, and the sweep's figure helper process) is printed beside the wall-time one: on
@@ -337,6 +337,29 @@ def run_side(side: str, io_path: Path, trials: Path | None = None) -> dict[str, 
     return json.loads(io_path.read_text(encoding="utf-8"))
 
 
+def print_by_trial(by_trial: dict[int, list[tuple[float, float]]], extra_outside: float,
+                   bare_wall: float) -> None:
+    """The comparison trial by trial, when every pair's sweep ran the same trials (a fixed
+    seed, no pruning): each trial's fit against its bare twin over the pairs. A slow spell of
+    the machine lands on a few fits of one side; a trial's median over the pairs leaves it
+    out, where a whole sweep's ratio keeps it. The trials' medians, weighted by their bare
+    seconds, and the seconds outside fit give another estimate of the overhead."""
+    print("each trial's fit against its bare twin, over the pairs (median, 95 % interval):")
+    weighted = seconds = 0.0
+    for place, pairs in sorted(by_trial.items()):
+        ratios = [ratio for ratio, _ in pairs]
+        bare_s = statistics.median(bare for _, bare in pairs)
+        median, interval = statistics.median(ratios), median_interval(ratios)
+        weighted += median * bare_s
+        seconds += bare_s
+        print(f"  trial {place + 1}: bare fit {bare_s:5.1f} s, sweep/bare {median:.3f}" + (
+            f" ({interval[0]:.3f}-{interval[1]:.3f})" if interval else ""))
+    inside = weighted / seconds
+    print(f"  inside fit, the trials' medians weighted by their bare seconds: {inside:.3f}; "
+          f"with the sweep's {extra_outside:+.1f} s outside fit: ratio about "
+          f"{1 + (extra_outside + seconds * (inside - 1)) / bare_wall:.3f}")
+
+
 def import_seconds() -> tuple[float, float]:
     """Process start-up: importing Keras alone, and what a sweep imports besides (median of 3
     fresh interpreters each)."""
@@ -364,6 +387,8 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a spec override, as `sweeps run --set`")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="write every pair's raw figures here, for a later analysis")
     parser.add_argument("--child", choices=["sweep", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--io", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=Path, help=argparse.SUPPRESS)
@@ -377,7 +402,10 @@ def main() -> None:
           f"epochs, {args.pairs} pairs, each side in a fresh process; {os.cpu_count()} CPU "
           f"cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     ratios, cpu_ratios, fit_ratios, sweeps_s, bares_s = [], [], [], [], []
-    each_fit: list[float] = []  # every fit's sweep/bare ratio, over all pairs
+    # Per trial (its place in the sweep): each pair's sweep/bare fit ratio and bare seconds.
+    by_trial: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    configurations: list[Any] = []  # each pair's trials, to check they are the same ones
+    records: list[dict[str, Any]] = []  # every pair's raw figures, for --json
     outside: dict[str, list[float]] = defaultdict(list)
     gc_sweep: list[float] = []
     gc_bare: list[float] = []
@@ -415,7 +443,10 @@ def main() -> None:
                   f"{bare['gc_n']} ({bare['gc_s']:.2f} s); in Model.fit: sweep "
                   f"{sweep['fit']:.1f} s, bare {bare['fit']:.1f} s", flush=True)
             fits = [s / b for s, b in zip(sweep["fits"], bare["fits"], strict=False)]
-            each_fit += fits
+            for place, (fit_ratio, bare_fit) in enumerate(zip(fits, bare["fits"], strict=False)):
+                by_trial[place].append((fit_ratio, bare_fit))
+            configurations.append([t["params"] for t in sweep["trials"]])
+            records.append({"sweep": sweep, "bare": bare})
             print("  each fit, sweep/bare: " + " ".join(f"{r:.2f}" for r in fits), flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
           f"max {max(ratios):.3f}  (sweep median {statistics.median(sweeps_s):.1f} s, bare "
@@ -433,21 +464,12 @@ def main() -> None:
           f"{max(fit_ratios):.3f}; outside it (median s): sweep "
           f"{statistics.median(outside['sweep']):.1f}, bare "
           f"{statistics.median(outside['bare']):.1f}")
-    # A slow spell of the machine lands on a few fits of one side; the median over every
-    # fit, each paired with the same configuration's bare fit, is hurt less by it than the
-    # whole sweep's ratio (5 pairs x 5 trials: 25 fits against 5 sweeps).
-    fit_interval = median_interval(each_fit)
-    fit_median = statistics.median(each_fit)
-    print(f"each fit paired with its bare twin ({len(each_fit)} fits): median sweep/bare "
-          f"{fit_median:.3f}" + (f", 95 % interval {fit_interval[0]:.3f}-{fit_interval[1]:.3f}"
-                                 if fit_interval else ""))
-    extra_outside = statistics.median(
-        s - b for s, b in zip(outside["sweep"], outside["bare"], strict=True))
-    bare_fit = statistics.median(b - o for b, o in zip(bares_s, outside["bare"], strict=True))
-    bare_wall = statistics.median(bares_s)
-    print(f"  together: {extra_outside:+.1f} s outside fit and {fit_median - 1:+.1%} inside it "
-          f"on {bare_fit:.1f} s of bare fits: ratio about "
-          f"{1 + (extra_outside + bare_fit * (fit_median - 1)) / bare_wall:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(records), encoding="utf-8")
+    if all(c == configurations[0] for c in configurations):
+        print_by_trial(by_trial, statistics.median(
+            s - b for s, b in zip(outside["sweep"], outside["bare"], strict=True)),
+            statistics.median(bares_s))
     print(f"full garbage collections (median s): sweep {statistics.median(gc_sweep):.2f}, "
           f"bare Keras {statistics.median(gc_bare):.2f} (the sweep freezes start-up objects "
           f"out of the collector's reach; a bare loop does not)")
