@@ -108,8 +108,8 @@ class Session:
     def start(self, *, quiet: bool) -> None:
         """Load TensorFlow, build the first model and check the spec against it, and set up
         what engines need: builder, declared space, observers."""
-        # The figure helper imports matplotlib and Optuna's plotting (1.7 s of CPU) while
-        # this process imports TensorFlow on one core, not later beside the first trial.
+        # The figure helper imports matplotlib and Optuna's plotting (about 1.2 s) while this
+        # process imports TensorFlow (2-3 s, on one core), not later beside the first trial.
         self.tracker.renderer.start()
         load_backend(quiet=quiet)
         import optuna
