@@ -445,7 +445,7 @@ def main() -> None:
             fits = [s / b for s, b in zip(sweep["fits"], bare["fits"], strict=False)]
             for place, (fit_ratio, bare_fit) in enumerate(zip(fits, bare["fits"], strict=False)):
                 by_trial[place].append((fit_ratio, bare_fit))
-            configurations.append([t["params"] for t in sweep["trials"]])
+            configurations.append([(t["params"], t["epochs_run"]) for t in sweep["trials"]])
             records.append({"sweep": sweep, "bare": bare})
             print("  each fit, sweep/bare: " + " ".join(f"{r:.2f}" for r in fits), flush=True)
     print(f"overhead ratio: median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, "
@@ -470,6 +470,8 @@ def main() -> None:
         print_by_trial(by_trial, statistics.median(
             s - b for s, b in zip(outside["sweep"], outside["bare"], strict=True)),
             statistics.median(bares_s))
+    else:
+        print("trial by trial: not compared, the pairs' sweeps ran different trials")
     print(f"full garbage collections (median s): sweep {statistics.median(gc_sweep):.2f}, "
           f"bare Keras {statistics.median(gc_bare):.2f} (the sweep freezes start-up objects "
           f"out of the collector's reach; a bare loop does not)")
