@@ -82,7 +82,8 @@ class TrialStarted:
 class ModelBuilt:
     trial_id: str
     params: Mapping[str, Any]
-    param_count: int
+    #: None for a model that was never built (its trial failed before its first epoch).
+    param_count: int | None
     summary: str
     compiled_by: str = "sweeps"
 

@@ -477,7 +477,8 @@ class MlflowTracker(SweepObserver):
         run_id = self._trial_runs[event.trial_id]
         self.writer.submit(
             self.client.log_batch, run_id,
-            metrics=[Metric("param_count", float(event.param_count), now_ms(), 0)],
+            metrics=[Metric("param_count", float(event.param_count), now_ms(), 0)]
+            if event.param_count is not None else [],
             params=[Param(name, str(value)) for name, value in event.params.items()],
             tags=[RunTag(T.OPTIMIZER, event.compiled_by)],
         )

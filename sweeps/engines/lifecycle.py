@@ -56,6 +56,9 @@ class TrialLifecycle:
         self.epochs = 0
         self.history: dict[str, list[float]] = {}
         self.param_count = 0
+        #: A model not built yet (``Sequential()`` with no ``Input``, a subclassed model):
+        #: its report waits for the first epoch, when Keras has built it.
+        self._unbuilt: tuple[Any, dict[str, Any], str] | None = None
         # Seed each trial from the sweep seed and its number: reproducible weights and
         # shuffling, and independent of which trials ran before in this process.
         keras.utils.set_random_seed(spec.seed + number)
@@ -65,6 +68,12 @@ class TrialLifecycle:
                                             initial_epoch=initial_epoch))
 
     def model_built(self, model: Any, params: Mapping[str, Any], compiled_by: str) -> None:
+        """Report the model: now if it is built, else once its first epoch has built it
+        (the parameter count and summary exist only then)."""
+        if not model.built:
+            self._unbuilt = (model, dict(params), compiled_by)
+            return
+        self._unbuilt = None
         self.param_count = model.count_params()
         self.observer.model_built(ModelBuilt(
             trial_id=self.trial_id, params=dict(params), param_count=self.param_count,
@@ -77,6 +86,8 @@ class TrialLifecycle:
         then stopped training mid-epoch): such a trial is failed, not ranked.
         """
         interrupts.check()  # an interrupt the signal handler could not deliver ends it here
+        if self._unbuilt is not None:
+            self.model_built(*self._unbuilt)
         self.epochs += 1
         metrics = {name: float(value) for name, value in (logs or {}).items()
                    if _is_number(value)}
@@ -117,6 +128,13 @@ class TrialLifecycle:
         """Report the end. ``objective``: the engine's own score (keras-tuner's oracle);
         else the best epoch of the primary objective. Values that are not finite make no
         result: the trial ranks nowhere."""
+        if self._unbuilt is not None:  # failed before Keras built it: its values, no size
+            _, params, compiled_by = self._unbuilt
+            self._unbuilt = None
+            self.observer.model_built(ModelBuilt(
+                trial_id=self.trial_id, params=params, param_count=None,
+                summary="(the model was never built: the trial ended before its first epoch)",
+                compiled_by=compiled_by))
         values = self.objective_values() if self.history else []
         finite = bool(values) and all(math.isfinite(v) for v in values)
         if objective is None and finite and status is not TrialStatus.FAILED:
