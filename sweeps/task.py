@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["TaskKind", "Task", "infer_task", "class_count", "MAX_CLASSES"]
+__all__ = ["TaskKind", "Task", "infer_task", "is_one_hot", "class_count", "MAX_CLASSES"]
 
 #: Integer labels with more distinct values than this are taken for a regression target.
 MAX_CLASSES = 1000
@@ -53,9 +53,14 @@ class Task:
     extra_metrics: tuple[str, ...] = ()
     #: Whether the kind came from the labels rather than the spec (shown to the user).
     inferred: bool = False
+    #: Multi-class labels given one-hot (``keras.utils.to_categorical``), one column per
+    #: class: trained with ``categorical_crossentropy`` as they come, not converted.
+    one_hot: bool = False
 
     @property
     def loss(self) -> str:
+        if self.one_hot:
+            return "categorical_crossentropy"
         return _LOSS[self.kind]
 
     @property
@@ -71,6 +76,8 @@ class Task:
 
     def describe(self) -> str:
         classes = f", {self.num_classes} classes" if self.kind is TaskKind.MULTICLASS else ""
+        if self.one_hot:
+            classes += ", one-hot labels"
         how = "inferred from the labels" if self.inferred else "from the spec"
         return f"{self.kind.value}{classes} ({how})"
 
@@ -107,7 +114,8 @@ def infer_task(labels: np.ndarray) -> TaskKind:
 
     y = np.asarray(labels)
     if y.ndim > 1 and y.shape[-1] != 1:
-        return TaskKind.REGRESSION  # several targets per example
+        # One-hot classes (keras.utils.to_categorical) or several targets per example.
+        return TaskKind.MULTICLASS if is_one_hot(y) else TaskKind.REGRESSION
     y = y.reshape(-1)
     if y.dtype == bool:
         return TaskKind.BINARY
@@ -122,8 +130,22 @@ def infer_task(labels: np.ndarray) -> TaskKind:
     return TaskKind.REGRESSION
 
 
-def class_count(label_arrays: Sequence[np.ndarray]) -> int:
-    """Classes of a multi-class task: one more than the largest label anywhere."""
+def is_one_hot(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are one-hot rows: 2-D, at least two columns, each row all zeros
+    but a single one."""
     import numpy as np
 
+    y = np.asarray(labels)
+    if y.ndim != 2 or y.shape[1] < 2 or not len(y) or y.dtype.kind not in "biuf":
+        return False
+    return bool(((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all())
+
+
+def class_count(label_arrays: Sequence[np.ndarray]) -> int:
+    """Classes of a multi-class task: one more than the largest label anywhere (the columns
+    of one-hot labels)."""
+    import numpy as np
+
+    if any(is_one_hot(y) for y in label_arrays):
+        return int(max(y.shape[1] for y in label_arrays))
     return int(max(int(np.max(y)) for y in label_arrays if len(y))) + 1

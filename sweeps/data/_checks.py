@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from sweeps.data._raw import Pair, RawData
-from sweeps.task import TaskKind
+from sweeps.task import TaskKind, is_one_hot
 
 __all__ = ["check_arrays", "check_labels", "first_nonfinite"]
 
@@ -110,16 +110,22 @@ def check_labels(raw: RawData, kind: TaskKind, splits: dict[str, Pair | None]) -
         if raw.class_names is not None:
             shown = ", ".join(raw.class_names[:5]) + (", ..." if len(raw.class_names) > 5 else "")
             raise raw.error(f"a regression task needs numeric targets, found class names "
-                            f"({shown})")
+                            f"({shown}); name a numeric column, or drop task: regression to "
+                            "classify them", key=raw.label_key)
         return
-    for split, pair in splits.items():
-        if pair is None:
-            continue
-        y = pair[1]
+    present = {split: pair for split, pair in splits.items() if pair is not None}
+    if kind is TaskKind.MULTICLASS and is_one_hot(present["train"][1]):
+        for split, (_, y) in present.items():
+            if not is_one_hot(y):
+                raise raw.error(f"the training labels are one-hot ({present['train'][1].shape[1]}"
+                                f" columns), expected the {split} split's to be too, got "
+                                f"labels of shape {y.shape}", key=raw.label_key)
+        return
+    for split, (_, y) in present.items():
         if y.ndim > 1 and y.shape[1:] != (1,):
-            raise raw.error(f"a {kind.value} task needs one class index per example, the "
-                            f"{split} split has labels of shape {y.shape} (one-hot labels: "
-                            "pass their argmax)")
+            raise raw.error(f"a {kind.value} task needs one class index per example (or "
+                            f"one-hot rows for a multiclass task), the {split} split has "
+                            f"labels of shape {y.shape}", key=raw.label_key)
         y = y.reshape(-1)
         if kind is TaskKind.BINARY:
             bad = (y != 0) & (y != 1)
@@ -132,4 +138,4 @@ def check_labels(raw: RawData, kind: TaskKind, splits: dict[str, Pair | None]) -
         if bad.any():
             index = int(np.argmax(bad))
             raise raw.error(f"a {kind.value} task needs {expected}, the {split} split has "
-                            f"{y[index].item()!r} at index {index}")
+                            f"{y[index].item()!r} at index {index}", key=raw.label_key)

@@ -19,7 +19,7 @@ from sweeps.data._checks import check_arrays, check_labels
 from sweeps.data._raw import Pair, RawData
 from sweeps.data._sources import check_spec, read_source
 from sweeps.errors import DataError
-from sweeps.task import Task, TaskKind, class_count, infer_task
+from sweeps.task import Task, TaskKind, class_count, infer_task, is_one_hot
 
 if TYPE_CHECKING:
     from sweeps.spec import DataSpec
@@ -82,7 +82,8 @@ def load_dataset(spec: DataSpec, *, task: TaskKind | str | None = None,
         labels = [pair[1] for pair in (train, validation, test) if pair is not None]
         num_classes = max(class_count(labels), len(raw.class_names or ()))
     resolved = Task(kind, num_classes=num_classes, extra_metrics=tuple(metrics),
-                    inferred=task is None)
+                    inferred=task is None,
+                    one_hot=kind is TaskKind.MULTICLASS and is_one_hot(train[1]))
     dataset = Dataset(
         name=spec.name, source=raw.source, x_train=train[0], y_train=train[1],
         x_val=validation[0], y_val=validation[1], x_test=test[0] if test is not None else None,
