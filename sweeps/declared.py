@@ -18,13 +18,14 @@ space: ``hyperparameters=``, ``tune_new_entries=True``) and Optuna through the o
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam, Param, param_to_dict
 from sweeps.builders import COMPILED_BY_BUILDER, Builder
-from sweeps.errors import SpecError
+from sweeps.errors import SpecError, in_your_code, one_line
 from sweeps.spec import ParamOverride, SweepSpec, parse_param
 
 if TYPE_CHECKING:
@@ -99,6 +100,13 @@ def declare_space(builder: Builder, spec: SweepSpec, data: Dataset,
         model = builder.build(hp)
     except OptionError as exc:  # a bundled hypermodel's option that does not fit the data
         raise SpecError(spec.source, f"hypermodel.options.{exc.option}", str(exc)) from None
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's builder failed: say where, once
+        raise SpecError(spec.source, "hypermodel", f"{spec.hypermodel.name} failed when built "
+                        "with default values, before any trial: "
+                        f"{type(exc).__name__}: {one_line(exc)}"
+                        + in_your_code(traceback.format_exc())) from None
     declared_hps: dict[str, list[Any]] = {}
     for item in hp.space:
         declared_hps.setdefault(item.name, []).append(item)
@@ -118,9 +126,10 @@ def declare_space(builder: Builder, spec: SweepSpec, data: Dataset,
             if isinstance(entry, ParamOverride):
                 entry = parse_param({**param_to_dict(declared[name]), **entry.fields},
                                     f"search_space.{name}", spec.source)
+            _check_kind(spec, name, declared[name], entry)
             narrowed[name] = entry
             kt_hps.merge([_to_kt(name, entry, item.conditions) for item in declared_hps[name]])
-    metrics = _reported_metrics(builder, model, data)
+    metrics = _reported_metrics(spec, builder, model, data)
     if not builder.custom_fit:  # a fit of the builder's own may log metrics of its own
         _check_metrics(spec, metrics)
     keras.backend.clear_session()
@@ -129,12 +138,64 @@ def declare_space(builder: Builder, spec: SweepSpec, data: Dataset,
                          kt_hyperparameters=kt_hps)
 
 
-def _reported_metrics(builder: Builder, model: Any, data: Dataset) -> tuple[str, ...]:
+def _value_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    return "a string"
+
+
+def _param_values(param: Param) -> list[Any]:
+    if isinstance(param, (IntParam, FloatParam)):
+        return [param.min, param.max]
+    if isinstance(param, ChoiceParam):
+        return list(param.values)
+    return [param.value]
+
+
+def _check_kind(spec: SweepSpec, name: str, declared: Param, entry: Param) -> None:
+    """A spec entry gives the builder values of the kind it declared: ``hp.Int`` integers
+    (an integral float such as ``64.0`` is refused too), ``hp.Float`` numbers, ``hp.Boolean``
+    booleans, ``hp.Choice`` values like its own. Otherwise the builder would get, say, the
+    text "big" for its ``Dense(units)`` and every trial would fail inside Keras."""
+    if isinstance(declared, IntParam):
+        allowed, what = {"an integer"}, f"an integer (hp.Int {declared.min}..{declared.max})"
+    elif isinstance(declared, FloatParam):
+        allowed = {"an integer", "a number"}
+        what = f"a number (hp.Float {declared.min:g}..{declared.max:g})"
+    else:
+        allowed = {_value_kind(v) for v in _param_values(declared)}
+        if allowed == {"an integer", "a number"} or allowed == {"a number"}:
+            allowed = {"an integer", "a number"}
+        shown = ", ".join(repr(v) for v in _param_values(declared))
+        what = f"{' or '.join(sorted(allowed))} value (declared with {shown})"
+    if isinstance(entry, FloatParam) and isinstance(declared, IntParam):
+        raise SpecError(spec.source, f"search_space.{name}",
+                        f"the builder declares {name} as {what}; expected an integer range, "
+                        f"got a float range {entry.min:g}..{entry.max:g}")
+    for value in _param_values(entry):
+        if _value_kind(value) not in allowed:
+            raise SpecError(spec.source, f"search_space.{name}",
+                            f"the builder declares {name} as {what}; expected values of that "
+                            f"kind, got {value!r} ({_value_kind(value)})")
+
+
+def _reported_metrics(spec: SweepSpec, builder: Builder, model: Any,
+                      data: Dataset) -> tuple[str, ...]:
     """The per-epoch metric names (without ``val_``) the model will log."""
     if builder.compiled_by != COMPILED_BY_BUILDER:
         return ("loss", *builder.context.task.metric_names)
     # The builder compiled it with metrics of its own: one tiny evaluation names them.
-    logs = model.evaluate(data.x_train[:2], data.y_train[:2], return_dict=True, verbose=0)
+    try:
+        logs = model.evaluate(data.x_train[:2], data.y_train[:2], return_dict=True, verbose=0)
+    except Exception as exc:  # noqa: BLE001 - the user's model does not fit the data: say so
+        raise SpecError(spec.source, "hypermodel", f"{spec.hypermodel.name}'s model, built "
+                        "with default values, failed on two training examples, before any "
+                        f"trial: {type(exc).__name__}: {one_line(exc)}"
+                        + in_your_code(traceback.format_exc())) from None
     return tuple(logs)
 
 

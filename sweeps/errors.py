@@ -7,8 +7,11 @@ non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import sysconfig
+from pathlib import Path
+
 __all__ = ["SweepsError", "SpecError", "DataError", "TrackingError", "TrackingLost",
-           "SweepInterrupted"]
+           "SweepInterrupted", "NoTrialCompleted", "in_your_code", "one_line", "user_frames"]
 
 
 class SweepsError(Exception):
@@ -30,6 +33,14 @@ class SpecError(SweepsError):
 
 class DataError(SweepsError):
     """A dataset could not be found or read."""
+
+
+class NoTrialCompleted(SweepsError):
+    """Every trial of a sweep failed: there is no model to hand back.
+
+    The message shows the first failure, with the frames of the user's own code (their
+    builder, their ``fit``) from its traceback.
+    """
 
 
 class TrackingError(SweepsError):
@@ -70,3 +81,35 @@ class TrackingLost(BaseException):
         fix = "start the server again" if self.server else "make the store usable again"
         return TrackingError(f"{self.store} stopped answering ({self.reason}); the sweep "
                              f"stopped {after}; {fix} and {then}")
+
+
+def one_line(text: object) -> str:
+    """``text`` with its whitespace runs (newlines included) folded to single spaces."""
+    return " ".join(str(text).split())
+
+
+def user_frames(traceback_text: str) -> list[str]:
+    """The frames of a formatted traceback that lie in the user's own files (not in an
+    installed library, the standard library or sweeps), each with its source line."""
+    ours = [str(Path(__file__).resolve().parents[1] / package) + "/"
+            for package in ("sweeps", "hypermodels", "tracking")]
+    libraries = {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
+    lines = traceback_text.splitlines()
+    frames = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped.startswith('File "'):
+            continue
+        path = stripped[len('File "'):].split('"', 1)[0]
+        if path.startswith("<") or any(path.startswith(p) for p in (*ours, *libraries)):
+            continue
+        code = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        frames.append(f"{stripped}: {code}" if code and not code.startswith("File ") else stripped)
+    return frames
+
+
+def in_your_code(traceback_text: str) -> str:
+    """``traceback_text``'s frames in the user's own files, as lines to append to an error
+    message ("" when there are none)."""
+    frames = user_frames(traceback_text)
+    return "\nin your code:" + "".join(f"\n  {frame}" for frame in frames) if frames else ""

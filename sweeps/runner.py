@@ -6,13 +6,14 @@ The sweep's state (:mod:`sweeps.state`) decides whether it starts, resumes or re
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import TextIO
 
 from sweeps import process
 from sweeps.backend import load_backend
-from sweeps.errors import TrackingLost
+from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
 from sweeps.spec import SweepSpec, TunerKind
 from sweeps.state import SweepState, prepare_state
@@ -48,6 +49,8 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
                 # Failed before the sweep's run existed: leave no state that would make the
                 # next attempt ask for --resume or --overwrite.
                 shutil.rmtree(state.directory, ignore_errors=True)
+                with contextlib.suppress(OSError):  # the sweep's folder, unless it holds more
+                    state.directory.parent.rmdir()
             if isinstance(exc, TrackingLost):
                 raise exc.error("run the same command with --resume" if started
                                 else "run the same command again") from None
@@ -86,6 +89,11 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
         session.book.seed(session.tracker.previous_records)
         assert session.tracker.parent_run_id is not None
         state.record_run(session.tracker.parent_run_id, session.tracking_uri)
-        engine.search(session.dataset)
+        try:
+            engine.search(session.dataset)
+        except SweepsError:
+            session.require_completed()  # every trial failed: that is what to say, first
+            raise
+        session.require_completed()
         session.finish(engine)
     return session.result()

@@ -118,7 +118,10 @@ class Session:
         from sweeps.declared import declare_space
         from sweeps.engines import build_context
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial INFO lines
+        # Its per-trial INFO lines, and the traceback it logs at WARNING for each failed
+        # trial: the console shows the failure, the trial's MLflow run keeps the traceback
+        # (error.txt), as under keras-tuner's engines.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
         # trial's build, and the spec check below builds a first model; each full collection
         # walks the hundreds of thousands of objects TensorFlow, Keras and MLflow create at
@@ -217,6 +220,25 @@ class Session:
         if self.tracker.model_note:  # where the model went: known once tracking has logged it
             self.console.note(self.tracker.model_note)
 
+    def require_completed(self) -> None:
+        """Raise :class:`~sweeps.errors.NoTrialCompleted` when trials ran and every one
+        failed, showing the first failure: the same ending for every engine (keras-tuner
+        gives up after three failures in a row, Optuna goes on to the end)."""
+        if self.book.best() is not None:
+            return
+        failed = sorted((r for r in self.book.records.values()
+                         if r.status is TrialStatus.FAILED), key=lambda r: r.number)
+        if not failed:
+            return
+        from sweeps.errors import NoTrialCompleted, in_your_code
+
+        first = failed[0]
+        text = (first.message or "no error recorded").strip()
+        raise NoTrialCompleted(
+            f"every trial failed ({len(failed)} of {len(self.book.records)}), so there is no "
+            f"model; the first, trial {first.number}: {text.splitlines()[-1]}"
+            + in_your_code(text))
+
     def _evaluate(self, model: Any) -> dict[str, float]:
         """``test_<metric>`` for every compiled metric; empty without a test set."""
         if not self.dataset.has_test:
@@ -237,3 +259,4 @@ class Session:
             best_trial_model=self.best_trial_model,
             best_trial_test_metrics=self.best_trial_test_metrics,
         )
+

@@ -22,6 +22,8 @@ class TrialRecord:
     epochs_run: int = 0
     wall_time_s: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
+    #: Why the trial failed (its error, possibly a traceback); None otherwise.
+    message: str | None = None
 
 
 class TrialBook(SweepObserver):
@@ -51,6 +53,7 @@ class TrialBook(SweepObserver):
         record.objective = event.objective
         record.epochs_run = event.epochs_run
         record.wall_time_s = event.wall_time_s
+        record.message = event.message
 
     def completed(self) -> list[TrialRecord]:
         return [r for r in self.records.values()

@@ -306,10 +306,12 @@ def test_binary_labels_must_be_zero_or_one() -> None:
 
 
 def test_regression_needs_numeric_targets(tmp_path: Path) -> None:
+    # The key that picked the column, data.target, not the file's data.path.
     path = tmp_path / "pets.csv"
     path.write_text("w,species\n1,cat\n2,dog\n3,cat\n")
-    one_line_error(DataSpec("csv", path=str(path), target="species"), r"pets.csv: data.path: "
-                   r"a regression task needs numeric targets, found class names \(cat, dog\)",
+    one_line_error(DataSpec("csv", path=str(path), target="species"), r"pets.csv: data.target: "
+                   r"a regression task needs numeric targets, found class names \(cat, dog\); "
+                   r"name a numeric column, or drop task: regression",
                    task=TaskKind.REGRESSION)
 
 

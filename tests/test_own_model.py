@@ -201,7 +201,7 @@ def test_spec_entry_the_builder_never_declares_is_refused_before_anything_is_log
     assert "\n" not in err
     parent, trials = runs_of(tracking_uri, "bad")
     assert parent == [] and trials == []
-    assert not (user_project / ".sweeps" / "bad").exists()
+    assert not (user_project / ".sweeps" / "my_sweep").exists()  # the spec's name
 
 
 def test_objective_the_model_does_not_report_is_refused(workdir, tracking_uri, capsys) -> None:

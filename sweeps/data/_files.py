@@ -17,7 +17,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from sweeps.data._raw import RawData, data_error, one_line
+from sweeps.data._raw import RawData, data_error
+from sweeps.errors import one_line
 
 __all__ = ["NPZ_ARRAYS", "read_csv", "read_image_folder", "read_npz"]
 
@@ -144,7 +145,8 @@ def read_csv(path: str, target: str) -> RawData:
     encoded = pd.get_dummies(features, columns=text, dtype=np.float32) if text else features
     x = encoded.to_numpy(dtype=np.float32)
     y = labels.to_numpy() if _numeric(labels) else labels.astype(str).to_numpy(dtype=object)
-    return RawData(source=str(file.resolve()), where=str(file), key="data.path", train=(x, y))
+    return RawData(source=str(file.resolve()), where=str(file), key="data.path", train=(x, y),
+                   label_key="data.target")
 
 
 def _numeric(column) -> bool:

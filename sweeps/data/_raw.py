@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sweeps.errors import DataError
+from sweeps.errors import DataError, one_line
 
-__all__ = ["SPLITS", "Pair", "RawData", "data_error", "describe", "from_python", "one_line"]
+__all__ = ["SPLITS", "Pair", "RawData", "data_error", "describe", "from_python"]
 
 Pair = tuple[np.ndarray, np.ndarray]
 SPLITS = ("train", "validation", "test")
@@ -28,11 +28,6 @@ _EXPECTED = ("((x_train, y_train), (x_test, y_test)) as keras.datasets returns, 
 def data_error(where: str, key: str, message: str) -> DataError:
     """A :class:`DataError` that starts with the file (or loader) and the spec key path."""
     return DataError(f"{where}: {key}: {message}")
-
-
-def one_line(text: object) -> str:
-    """``text`` with its whitespace runs (newlines included) folded to single spaces."""
-    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True)
@@ -50,6 +45,9 @@ class RawData:
     test: Pair | None = None
     #: Category names, label ``i`` being ``class_names[i]`` (image folders, text labels).
     class_names: tuple[str, ...] | None = None
+    #: The spec key that picked the labels, where one did (a CSV's ``data.target``):
+    #: what an error about the labels names; else ``key``.
+    label_key: str | None = None
 
     def splits(self) -> dict[str, Pair]:
         """The splits present, in the order train, validation, test."""

@@ -31,8 +31,8 @@ import numpy as np
 
 from sweeps.data._files import read_csv, read_image_folder, read_npz
 from sweeps.data._idx import IDX_DATASETS, load_arrays
-from sweeps.data._raw import RawData, data_error, from_python, one_line
-from sweeps.errors import DataError
+from sweeps.data._raw import RawData, data_error, from_python
+from sweeps.errors import DataError, one_line
 
 if TYPE_CHECKING:
     from sweeps.spec import DataSpec
