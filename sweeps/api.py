@@ -79,7 +79,7 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
          test_split: float | None = None, work_dir: str | Path = ".sweeps",
          resume: bool = False, overwrite: bool = False, stream: TextIO | None = None,
          quiet: bool = True, register_model: str | bool = True,
-         final_retrain: bool = False) -> SweepResult:
+         final_retrain: bool = False, callbacks: Sequence[Any] = ()) -> SweepResult:
     """Tune ``build_model`` on ``data`` without a spec file.
 
     ``build_model``: a KerasTuner-style ``build_model(hp)`` function, a
@@ -92,6 +92,8 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
     name; ``False``: logged on the sweep run only). ``final_retrain``: the spec's
     ``final.retrain`` (train the best hyperparameters again on training plus validation data;
     ``result.model`` is then that model, ``result.best_trial_model`` the best trial's).
+    ``callbacks``: Keras callbacks of your own, as ``tuner.search(callbacks=...)`` takes
+    them; every trial trains with its own deep copy of each.
 
     Re-running the same call refuses (the sweep has state) unless ``resume`` or
     ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
@@ -121,7 +123,8 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
         training["early_stopping"] = dict(early_stopping)
     raw["training"] = training
     spec = parse_spec_dict(raw, f"sweeps.tune({name})", default_name=name,
-                           objects={"hypermodel": build_model, "data": data})
+                           objects={"hypermodel": build_model, "data": data,
+                                    "callbacks": list(callbacks)})
     return run(spec, work_dir=work_dir, resume=resume, overwrite=overwrite, stream=stream,
                quiet=quiet)
 

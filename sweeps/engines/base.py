@@ -117,8 +117,12 @@ def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
 
 
 def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[Any]:
-    """The callbacks of every trial: EarlyStopping as the spec says, and TerminateOnNaN.
-    ``early_stopping=False`` (the final fit, which has no validation data): TerminateOnNaN."""
+    """The callbacks of every trial: EarlyStopping as the spec says, TerminateOnNaN, and a
+    deep copy of each of the user's own (``training.callbacks``), so that no state passes
+    from one trial to the next (keras-tuner copies them per execution the same way).
+    ``early_stopping=False`` (the final fit, which has no validation data): no EarlyStopping."""
+    import copy
+
     import keras
 
     es = spec.training.early_stopping
@@ -126,7 +130,8 @@ def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[
         monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
         mode=es.mode.value, restore_best_weights=es.restore_best_weights,
     )] if early_stopping else []
-    return [*stopping, keras.callbacks.TerminateOnNaN()]
+    return [*stopping, keras.callbacks.TerminateOnNaN(),
+            *(copy.deepcopy(callback) for callback in spec.training.callbacks)]
 
 
 def fit_arguments(spec: SweepSpec, data: Dataset) -> dict[str, Any]:

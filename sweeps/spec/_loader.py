@@ -107,8 +107,8 @@ def parse_spec_dict(
 ) -> SweepSpec:
     """Validate a spec given as a mapping (the YAML's, or one built in Python).
 
-    ``objects`` carries what YAML cannot: ``{"hypermodel": build_model, "data": (x, y)}``
-    from :func:`sweeps.tune`.
+    ``objects`` carries what YAML cannot: ``{"hypermodel": build_model, "data": (x, y),
+    "callbacks": [...]}`` from :func:`sweeps.tune`.
     """
     origin = Origin(source)
     if not isinstance(raw, Mapping):
@@ -166,7 +166,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
     search_space = _search_space(root.child("search_space"), defaults)
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
-    training = _training(root.child("training"))
+    training = _training(root.child("training"), objects.get("callbacks"))
     final = parse_final(root.child("final"))
     seed = root.integer("seed", 0, minimum=0, maximum=MAX_SEED)
     tracking_node = root.child("tracking")

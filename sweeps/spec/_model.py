@@ -164,6 +164,9 @@ class TrainingSpec:
     max_epochs: int
     early_stopping: EarlyStoppingSpec
     lr_schedule: ScheduleSpec
+    #: The user's own Keras callbacks (``sweeps.tune(..., callbacks=[...])``, as
+    #: ``tuner.search(callbacks=...)`` takes them): each trial trains with deep copies.
+    callbacks: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

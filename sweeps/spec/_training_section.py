@@ -146,7 +146,7 @@ def _direction(node: Node, metric: str, key: str = "direction") -> Direction:
     return Direction(given) if given else inferred  # type: ignore[return-value]
 
 
-def _training(node: Node) -> TrainingSpec:
+def _training(node: Node, callbacks: Any = None) -> TrainingSpec:
     batch_size = node.integer("batch_size", 128, minimum=1, maximum=MAX_BATCH_SIZE)
     max_epochs = node.integer("max_epochs", 20, minimum=1, maximum=MAX_EPOCHS)
     es = node.child("early_stopping")
@@ -174,4 +174,19 @@ def _training(node: Node) -> TrainingSpec:
     )
     sch.finish()
     node.finish()
-    return TrainingSpec(batch_size, max_epochs, early_stopping, schedule)
+    return TrainingSpec(batch_size, max_epochs, early_stopping, schedule,
+                        callbacks=_user_callbacks(node, callbacks))
+
+
+def _user_callbacks(node: Node, callbacks: Any) -> tuple[Any, ...]:
+    """Keras callbacks given from Python, checked by shape (Keras is not imported here)."""
+    if callbacks is None:
+        return ()
+    if not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    for index, callback in enumerate(callbacks):
+        if not (callable(getattr(callback, "set_model", None))
+                and callable(getattr(callback, "on_epoch_end", None))):
+            node.fail(f"callbacks[{index}]", "expected a keras.callbacks.Callback instance, "
+                                            f"got {describe(callback)}")
+    return tuple(callbacks)
