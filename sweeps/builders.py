@@ -72,10 +72,42 @@ class Builder:
         return model
 
     def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
-        """keras-tuner's contract: the builder's ``fit`` if it has one, else ``model.fit``."""
-        if self._fit is not None:
+        """keras-tuner's contract: the builder's ``fit`` if it has one, else ``model.fit``.
+
+        The builder's own ``fit`` is not handed ``batch_size``: KerasTuner's guides tune it
+        there (``model.fit(*args, batch_size=hp.Choice(...), **kwargs)``), which a second
+        ``batch_size`` in ``kwargs`` would break. The spec's batch size still applies when
+        that ``fit`` gives none (see :func:`_default_batch_size`).
+        """
+        if self._fit is None:
+            return model.fit(*args, **kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        with _default_batch_size(model, batch_size):
             return self._fit(hp, model, *args, **kwargs)
-        return model.fit(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _default_batch_size(model: Any, batch_size: int | None) -> Iterator[None]:
+    """While a builder's own ``fit`` runs, ``model.fit`` on arrays uses ``batch_size`` unless
+    the call gives one (never for a ``tf.data.Dataset`` or generator, which batch
+    themselves). An attribute of this one model instance, set and removed here, past
+    Keras's attribute tracking."""
+    if batch_size is None:
+        yield
+        return
+    fit = model.fit
+
+    def fit_with_default(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get("x")
+        if hasattr(x, "shape") or isinstance(x, (list, dict)):
+            kwargs.setdefault("batch_size", batch_size)
+        return fit(*args, **kwargs)
+
+    object.__setattr__(model, "fit", fit_with_default)
+    try:
+        yield
+    finally:
+        object.__delattr__(model, "fit")
 
 
 @contextlib.contextmanager
