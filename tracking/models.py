@@ -23,6 +23,7 @@ caller's setting back (:func:`_global_tracking_uri`).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -107,12 +108,25 @@ def log_keras_model(client: MlflowClient, experiment_id: str, run_id: str, model
         if example is not None:
             signature = infer_signature(example, _output_like(model, example))
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "model")
-            os.mkdir(path)  # the flavor writes the input example before it creates the folder
-            metadata = Model(artifact_path=logged.artifact_location, model_uuid=logged.model_id,
-                             run_id=run_id, model_id=logged.model_id)
-            mlflow.keras.save_model(model, path, mlflow_model=metadata, signature=signature,
-                                    input_example=example, pip_requirements=pip_requirements)
+            for exported in (False, True):
+                path = os.path.join(tmp, "exported" if exported else "model")
+                os.mkdir(path)  # the flavor writes the input example before the folder
+                metadata = Model(artifact_path=logged.artifact_location,
+                                 model_uuid=logged.model_id, run_id=run_id,
+                                 model_id=logged.model_id)
+                try:
+                    # Keras's export prints the whole function signature: not for the console.
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        mlflow.keras.save_model(model, path, save_exported_model=exported,
+                                                mlflow_model=metadata, signature=signature,
+                                                input_example=example,
+                                                pip_requirements=pip_requirements)
+                    break
+                except NotImplementedError:
+                    # A subclassed model without get_config() has no .keras form; the
+                    # flavor's exported (SavedModel) form serves it for inference.
+                    if exported:
+                        raise
             client.log_model_artifacts(logged.model_id, path)
     except BaseException:
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
