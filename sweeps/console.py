@@ -168,6 +168,16 @@ class ConsoleReporter(SweepObserver):
             self._print(f"  {key:<{width}}  {value:>11.4f}  "
                         f"{format(theirs, '.4f') if theirs is not None else '-':>10}")
 
+    def _baselines(self, event: SweepEnded) -> None:
+        """The uplift over the builder's defaults and a linear model (sweeps.baselines)."""
+        from sweeps.baselines import uplift_lines
+
+        found = event.baselines
+        for line in uplift_lines(event.test_metrics, found.metrics, self.metric, found.what):
+            self._print(line)
+        for name, why in found.notes.items():
+            self._print(f"no {name} baseline: {why}")
+
     def sweep_ended(self, event: SweepEnded) -> None:
         top = self.book.top(5)
         self._print()
@@ -196,6 +206,8 @@ class ConsoleReporter(SweepObserver):
         else:
             for key, value in event.test_metrics.items():
                 self._print(f"{key}: {value:.4f}")
+        if event.baselines is not None:
+            self._baselines(event)
         if event.test_note:
             self._print(f"note: {event.test_note}")
         self._print(f"elapsed: {_clock(time.monotonic() - self._start)}")

@@ -11,7 +11,7 @@ learning-rate schedule, EarlyStopping and objective (its best epoch)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sweeps import interrupts
@@ -22,7 +22,7 @@ from sweeps.metrics import Direction
 if TYPE_CHECKING:
     from sweeps.rechecking import Candidate, RecheckObserver
 
-__all__ = ["ConfigurationTrainer"]
+__all__ = ["ConfigurationTrainer", "train_configuration"]
 
 
 class ConfigurationTrainer:
@@ -70,31 +70,45 @@ class ConfigurationTrainer:
         loss diverged), the epochs it ran, and how it ended."""
         import keras
 
-        from sweeps.engines.base import fit_arguments, training_callbacks
-
-        spec = self.spec
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         hp, model = self.build(candidate)
-        history: dict[str, list[float]] = {}
-
-        def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
-            interrupts.check()
-            metrics = {k: float(v) for k, v in (logs or {}).items()
-                       if isinstance(v, (int, float)) or hasattr(v, "__float__")}
-            for key, value in metrics.items():
-                history.setdefault(key, []).append(value)
-            observer.epoch_ended(epoch, metrics)
-
-        self.builder.fit(hp, model, **fit_arguments(spec, self.data), callbacks=[
-            *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+        history = train_configuration(self.spec, self.builder, self.data, hp, model,
+                                      on_epoch=observer.epoch_ended)
         epochs = len(history.get("loss", []))
         losses = history.get("loss") or [math.nan]
         if not math.isfinite(losses[-1]):
             return math.nan, epochs, TrialStatus.FAILED
-        objective = spec.objective
+        objective = self.spec.objective
         if objective.metric == "params":
             return float(model.count_params()), epochs, TrialStatus.COMPLETED
         series = history.get(objective.metric) or [math.nan]
         best = max if objective.direction is Direction.MAX else min
         return float(best(series)), epochs, TrialStatus.COMPLETED
+
+
+def train_configuration(spec: Any, builder: Any, data: Any, hp: Any, model: Any, *,
+                        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+                        ) -> dict[str, list[float]]:
+    """Train ``model`` (built by ``builder`` from ``hp``) as a trial trains: the spec's fit
+    arguments and callbacks (EarlyStopping restoring the best weights, as the spec says),
+    through the builder's own ``fit`` if it has one. The per-epoch history; ``on_epoch``
+    hears each epoch. The re-check and the defaults baseline train this way."""
+    import keras
+
+    from sweeps.engines.base import fit_arguments, training_callbacks
+
+    history: dict[str, list[float]] = {}
+
+    def epoch_end(epoch: int, logs: Mapping[str, Any] | None) -> None:
+        interrupts.check()
+        metrics = {k: float(v) for k, v in (logs or {}).items()
+                   if isinstance(v, (int, float)) or hasattr(v, "__float__")}
+        for key, value in metrics.items():
+            history.setdefault(key, []).append(value)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
+    builder.fit(hp, model, **fit_arguments(spec, data), callbacks=[
+        *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
+    return history

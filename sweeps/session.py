@@ -56,6 +56,9 @@ class SweepResult:
     final_fit: Any = field(default=None, repr=False)
     best_trial_model: Any = field(default=None, repr=False)
     best_trial_test_metrics: dict[str, float] = field(default_factory=dict)
+    #: The builder's defaults and a linear model, tested beside the final model
+    #: (:class:`~sweeps.baselines.Baselines`; ``final.baselines``), or None.
+    baselines: Any = None
 
     @property
     def best_hyperparameters(self) -> dict[str, Any]:
@@ -104,6 +107,7 @@ class Session:
         self.best_trial_model: Any = None
         self.best_trial_test_metrics: dict[str, float] = {}
         self.final_fit: Any = None
+        self.baselines: Any = None
 
     def start(self, *, quiet: bool) -> None:
         """Load TensorFlow, build the first model and check the spec against it, and set up
@@ -206,16 +210,23 @@ class Session:
         final_model = final.model if final is not None and final.model is not None else model
         if final_model is not None and not self.dataset.has_test:
             note = "no test set: set data.test_split to hold one out"
+        baselines = None
+        if final_model is not None and self.spec.final.baselines and self.dataset.has_test:
+            from sweeps.baselines import train_baselines
+
+            baselines = train_baselines(self.spec, self.builder, self.declared, self.dataset,
+                                        self._evaluate)
         self.best_model = final_model
         self.best_trial_model = model
         self.best_trial_test_metrics = best_trial_metrics
         self.final_fit = final
+        self.baselines = baselines
         self.observer.sweep_ended(SweepEnded(
             best_trial_id=best.trial_id if best else None,
             best_objective=best.objective if best else None,
             test_metrics=self.test_metrics, best_model=final_model,
             pareto_trial_ids=engine.pareto_trial_ids(), test_note=note,
-            final_fit=final, best_trial_test_metrics=best_trial_metrics,
+            final_fit=final, best_trial_test_metrics=best_trial_metrics, baselines=baselines,
         ))
         if self.tracker.model_note:  # where the model went: known once tracking has logged it
             self.console.note(self.tracker.model_note)
@@ -257,6 +268,6 @@ class Session:
             model=self.best_model, model_uri=self.tracker.model_uri,
             registered_model=self.tracker.registration, final_fit=self.final_fit,
             best_trial_model=self.best_trial_model,
-            best_trial_test_metrics=self.best_trial_test_metrics,
+            best_trial_test_metrics=self.best_trial_test_metrics, baselines=self.baselines,
         )
 

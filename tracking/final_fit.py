@@ -3,17 +3,21 @@
 
 Tags: ``sweeps.final_model`` (``retrained`` or ``best_trial``), ``sweeps.final_fit_error`` if
 the fit diverged. Metrics: ``final_fit_epochs``, ``final_fit_examples``, ``final_fit_time_s``
-and ``best_trial_test_<metric>`` beside the final model's ``test_<metric>``.
+and ``best_trial_test_<metric>`` beside the final model's ``test_<metric>``; the baselines'
+``baseline_default_test_<metric>`` and ``baseline_linear_test_<metric>``, with tags that say
+what each baseline was.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sweeps.baselines import DEFAULTS, LINEAR
 from sweeps.events import SweepEnded
 from tracking import tags as T
 
-__all__ = ["final_model_tags", "final_fit_metrics", "final_fit_params", "best_trial_test_metrics"]
+__all__ = ["final_model_tags", "final_fit_metrics", "final_fit_params", "best_trial_test_metrics",
+           "baseline_metrics", "baseline_tags"]
 
 
 def _retrained(event: SweepEnded) -> Any:
@@ -52,3 +56,21 @@ def final_fit_params(event: SweepEnded) -> dict[str, str]:
 def best_trial_test_metrics(event: SweepEnded) -> dict[str, float]:
     return {f"{T.BEST_TRIAL_PREFIX}{key}": value
             for key, value in event.best_trial_test_metrics.items()}
+
+
+def baseline_metrics(event: SweepEnded) -> dict[str, float]:
+    """``baseline_<name>_test_<metric>`` for each baseline tested (sweeps.baselines)."""
+    found = event.baselines
+    if found is None:
+        return {}
+    return {f"{T.BASELINE_PREFIX}{name}_{key}": value
+            for name, metrics in found.metrics.items() for key, value in metrics.items()}
+
+
+def baseline_tags(event: SweepEnded) -> dict[str, str]:
+    """What each baseline was: the default hyperparameters, the linear model."""
+    found = event.baselines
+    if found is None:
+        return {}
+    tags = {T.BASELINE_DEFAULT: found.what.get(DEFAULTS), T.BASELINE_LINEAR: found.what.get(LINEAR)}
+    return {key: value for key, value in tags.items() if value}

@@ -34,6 +34,7 @@ from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
 
 from sweeps import interrupts
+from sweeps.baselines import DEFAULTS
 from sweeps.errors import TrackingError, TrackingLost
 from sweeps.events import (
     EpochEnded,
@@ -50,6 +51,8 @@ from sweeps.trials import TrialRecord
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
 from tracking.final_fit import (
+    baseline_metrics,
+    baseline_tags,
     best_trial_test_metrics,
     final_fit_metrics,
     final_fit_params,
@@ -341,13 +344,14 @@ class MlflowTracker(SweepObserver):
         self.writer.flush()  # the test metrics below name the digests it computed
         metrics = {f"best_{self._objective}": event.best_objective,
                    **{f"trials_{s.value.lower()}": float(n) for s, n in self._counts.items()},
-                   **final_fit_metrics(event)}
+                   **final_fit_metrics(event), **baseline_metrics(event)}
         self.client.log_batch(run_id, metrics=[
             Metric(key, float(value), now_ms(), 0)
             for key, value in metrics.items() if value is not None] + self._test_metrics(
                 event.test_metrics, logged.model_id if logged is not None else None)
             + self._test_metrics(best_trial_test_metrics(event), None),
-            tags=[RunTag(key, value) for key, value in final_model_tags(event).items()])
+            tags=[RunTag(key, value) for key, value in
+                  {**final_model_tags(event), **baseline_tags(event)}.items()])
         best_runs = set()
         if event.best_trial_id is not None:
             best_run = self._trial_runs[event.best_trial_id]
@@ -369,7 +373,7 @@ class MlflowTracker(SweepObserver):
         if event.test_note:
             self.client.set_tag(run_id, T.TEST_NOTE, event.test_note)
         if logged is not None:
-            self.model_note = self._register(logged, event.test_metrics)
+            self.model_note = self._register(logged, event.test_metrics, event.baselines)
             _log.info("model logged and registered in %.1f s", time.monotonic() - started)
         self._log_report(run_id)
         self.client.set_terminated(run_id, "FINISHED")
@@ -431,14 +435,15 @@ class MlflowTracker(SweepObserver):
                        dataset_name=name if digest else None, dataset_digest=digest)
                 for key, value in values.items()]
 
-    def _register(self, logged: Any, test_metrics: dict[str, float]) -> str:
+    def _register(self, logged: Any, test_metrics: dict[str, float], baselines: Any) -> str:
         """Register the logged model if the spec says so; the line the console shows."""
         if self._register_as is None:
             return f"model: {self.model_uri} (not registered: tracking.register_model is false)"
         metric = f"test_{self._metric}"  # the task's primary metric, as the test set reports it
         digest = self._datasets.digest(T.DATA_TEST) if self._datasets else None
         test = TestResult(metric, direction_of(metric) or Direction.MAX,
-                          test_metrics.get(metric), digest)
+                          test_metrics.get(metric), digest,
+                          defaults=baselines.value(DEFAULTS, metric) if baselines else None)
         assert self.parent_run_id is not None
         try:
             self.registration = register(self.client, self._register_as, logged,

@@ -157,6 +157,9 @@ class TestResult:
     direction: Direction
     value: float | None  # None: no test set (or the model did not report the metric)
     digest: str | None = None  # of the test set, so values compare only on the same data
+    #: The builder's default hyperparameters on the same metric (sweeps.baselines): a model
+    #: that does not beat them never becomes champion.
+    defaults: float | None = None
 
     def tags(self) -> dict[str, str]:
         tags = {T.TEST_METRIC: self.metric}
@@ -171,8 +174,9 @@ class TestResult:
 class Registration:
     name: str
     version: str
-    #: The version the ``champion`` alias points at now (``version`` if it moved).
-    champion: str
+    #: The version the ``champion`` alias points at now (``version`` if it moved); None if no
+    #: version is champion (the first lost to the builder's defaults).
+    champion: str | None
     #: Why the alias moved or stayed, e.g. ``test_accuracy 0.9862 > 0.9851``.
     reason: str
 
@@ -188,6 +192,8 @@ class Registration:
         head = f"registered {self.name} version {self.version}"
         if self.is_champion:
             return f"{head}; champion: version {self.version} ({self.reason})"
+        if self.champion is None:
+            return f"{head}; no champion ({self.reason})"
         return f"{head}; kept version {self.champion} as champion ({self.reason})"
 
 
@@ -214,12 +220,18 @@ def register(client: MlflowClient, name: str, logged: LoggedModel, run_id: str,
     if moves:
         client.set_registered_model_alias(name, T.CHAMPION, version.version)
     return Registration(name=name, version=str(version.version),
-                        champion=str(version.version if moves else current), reason=reason)
+                        champion=str(version.version) if moves else current, reason=reason)
 
 
 def _decide(test: TestResult, champion: Mapping[str, str] | None) -> tuple[bool, str]:
     """Whether a version with ``test`` takes the alias from a champion with these tags."""
     value = f"{test.metric} {test.value:.4f}" if test.value is not None else None
+    if test.value is not None and test.defaults is not None:
+        beats = (test.value > test.defaults if test.direction is Direction.MAX
+                 else test.value < test.defaults)
+        if not beats:
+            return False, (f"{value} does not beat the builder's defaults' "
+                           f"{test.defaults:.4f}")
     if champion is None:
         return True, f"the first; {value}" if value else "the first; no test metric to compare"
     if test.value is None:

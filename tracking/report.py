@@ -21,7 +21,9 @@ import matplotlib
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
+from sweeps.baselines import DEFAULTS, LINEAR, uplift_lines
 from tracking import plots
+from tracking import tags as T
 from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
 from tracking.render import Renderer
 
@@ -182,6 +184,18 @@ def summary_markdown(sweep: SweepRuns, top: int = 10) -> str:
         lines.append("Best trial on the test set: "
                      + ", ".join(f"{k.removeprefix('test_')} {v:.4g}" for k, v in tests.items())
                      + ".")
+    baselines: dict[str, dict[str, float]] = {}
+    for key, value in parent.metrics.items():
+        if key.startswith(T.BASELINE_PREFIX):
+            name, _, measured = key.removeprefix(T.BASELINE_PREFIX).partition("_")
+            baselines.setdefault(name, {})[measured] = value
+    what = {DEFAULTS: parent.tags.get(T.BASELINE_DEFAULT, ""),
+            LINEAR: parent.tags.get(T.BASELINE_LINEAR, "")}
+    uplift = uplift_lines(tests, baselines, metric, what)
+    if uplift:
+        lines += ["", *(f"- {line}" for line in uplift)]
+        if what[DEFAULTS]:
+            lines.append(f"- the defaults: {what[DEFAULTS]}")
     lines += ["", f"## Top {top}", "",
               format_table(table_rows([sweep], ("trial", "objective", "epochs_run",
                                                 "param_count", "hyperparameters"), top),

@@ -38,6 +38,9 @@ class OptunaHyperParameters:
         self.overrides: dict[str, Param] = dict(overrides or {})
         #: Active values, as keras-tuner's ``HyperParameters.values``.
         self.values: dict[str, Any] = {}
+        #: The ``default=`` each declaration gave (Optuna's samplers ignore them; the
+        #: defaults baseline, :mod:`sweeps.baselines`, trains them).
+        self.defaults: dict[str, Any] = {}
         self._declared: set[str] = set()  # every name seen, active or not
         self._conditions: list[tuple[str, tuple[Any, ...]]] = []
 
@@ -98,6 +101,7 @@ class OptunaHyperParameters:
         accepted for compatibility and ignored: Optuna's sampler chooses every value.
         """
         log = _is_log("Int", name, sampling, min_value, max_value)
+        self._default(name, default)
 
         def suggest() -> int:
             if log and step is not None and step > 1:
@@ -117,6 +121,7 @@ class OptunaHyperParameters:
         is mapped to ``log=True``. ``default`` is accepted and ignored.
         """
         log = _is_log("Float", name, sampling, min_value, max_value)
+        self._default(name, default)
 
         def suggest() -> float:
             if log and step is not None:
@@ -133,6 +138,7 @@ class OptunaHyperParameters:
         if not values:
             raise ValueError(f"Choice(name={name!r}): `values` must be non-empty.")
         choices = list(values)
+        self._default(name, default)
         suggest = partial(self.trial.suggest_categorical, name, choices)
         return self._declare(name, suggest, parent_name, parent_values)
 
@@ -141,6 +147,7 @@ class OptunaHyperParameters:
         parent_name: str | None = None, parent_values: Any = None,
     ) -> bool | None:  # fmt: skip
         """``False`` or ``True``; ``default`` is accepted and ignored."""
+        self._default(name, default)
         suggest = partial(self.trial.suggest_categorical, name, [False, True])
         return self._declare(name, suggest, parent_name, parent_values)
 
@@ -149,6 +156,10 @@ class OptunaHyperParameters:
     ) -> Any:
         """``value``, recorded in ``values`` but never suggested to Optuna."""
         return self._declare(name, lambda: value, parent_name, parent_values)
+
+    def _default(self, name: str, default: Any) -> None:
+        if default is not None:
+            self.defaults.setdefault(name, default)
 
     def get(self, name: str) -> Any:
         """The active value of ``name``: ValueError if inactive, KeyError if never declared."""

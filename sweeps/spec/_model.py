@@ -188,6 +188,9 @@ class FinalSpec:
     #: tested, logged and registered (the best trial's own model is tested beside it).
     #: False: the best trial's model is the final model.
     retrain: bool = False
+    #: True: the builder's default hyperparameters (trained as a trial) and, for a table of
+    #: features, a linear model are tested beside the final model (:mod:`sweeps.baselines`).
+    baselines: bool = True
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class SweepSpec:
                                    "mode": self.training.early_stopping.mode.value},
                 "lr_schedule": vars_of(self.training.lr_schedule),
             },
-            "final": {"retrain": self.final.retrain},
+            "final": {"retrain": self.final.retrain, "baselines": self.final.baselines},
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
                          "register_model": self.tracking.register_model or False},

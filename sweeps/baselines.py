@@ -1,0 +1,261 @@
+"""What the tuned model is compared with: the builder's defaults, and a linear model.
+
+A tuner earns its keep only if the model it hands back beats what the user had. So, once the
+search is over, two baselines are tested on the same test set as the final model:
+
+- **defaults**: the builder's own hyperparameters (its ``default=`` values; where it gives
+  none, the middle of the searched range, geometric for a log scale) trained exactly as a
+  trial trains (same split, batch size, schedule, EarlyStopping, seed);
+- **linear**, for a table of features: scikit-learn's ``RidgeCV`` (regression) or
+  ``LogisticRegression`` (classification) on standardised features, fitted on training plus
+  validation data (it picks its own regularisation; the validation slice is the tuned
+  model's to choose with, so the linear model gets it too).
+
+    found = train_baselines(spec, builder, declared, dataset, session.evaluate)
+    found.metrics["default"]["test_mae"]                 # logged as baseline_default_test_mae
+    uplift_lines(final_test_metrics, found.metrics, "val_mae")   # "tuned vs defaults: ..."
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sweeps.metrics import Direction, direction_of
+from sweeps.task import TaskKind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sweeps.builders import Builder
+    from sweeps.data import Dataset
+    from sweeps.declared import DeclaredSpace
+    from sweeps.spec import SweepSpec
+
+__all__ = ["Baselines", "DefaultsTrial", "train_baselines", "linear_baseline", "uplift",
+           "compared_metric", "uplift_lines", "metric_key", "DEFAULTS", "LINEAR"]
+
+DEFAULTS = "default"
+LINEAR = "linear"
+
+
+class DefaultsTrial:
+    """What ``OptunaHyperParameters`` asks an Optuna trial, answered with defaults: the
+    builder's ``default=`` where it gave one inside the (spec's) range, else the range's
+    middle (rounded onto its step; geometric for a log scale), the middle of ordered
+    numeric choices, the first of other choices."""
+
+    def __init__(self) -> None:
+        self.hp: Any = None  # the OptunaHyperParameters asking, for its declared defaults
+        self.params: dict[str, Any] = {}
+
+    def _given(self, name: str) -> Any:
+        return self.hp.defaults.get(name) if self.hp is not None else None
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
+                    log: bool = False) -> int:
+        given = self._given(name)
+        if isinstance(given, int) and low <= given <= high:
+            value = given
+        elif log:
+            value = round(math.sqrt(low * high))
+        else:
+            value = low + step * round((high - low) / step / 2)
+        return self._keep(name, min(high, max(low, int(value))))
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        given = self._given(name)
+        if isinstance(given, (int, float)) and low <= given <= high and given != low:
+            # keras-tuner fills a Float's missing default with its minimum: only another
+            # value is the builder's own choice.
+            value = float(given)
+        elif log:
+            value = math.sqrt(low * high)
+        elif step:
+            value = low + step * round((high - low) / step / 2)
+        else:
+            value = (low + high) / 2
+        return self._keep(name, value)
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        given = self._given(name)
+        if given is not None and given in choices:
+            return self._keep(name, given)
+        numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
+        if numeric and len(choices) > 2:
+            return self._keep(name, sorted(choices)[(len(choices) - 1) // 2])
+        return self._keep(name, choices[0])
+
+    def _keep(self, name: str, value: Any) -> Any:
+        self.params[name] = value
+        return value
+
+
+def defaults_hp(declared: DeclaredSpace) -> Any:
+    """An ``hp`` that builds the builder's default configuration (see :class:`DefaultsTrial`),
+    the spec's narrowing and fixed values applied."""
+    from sweeps.engines.optuna_hp import OptunaHyperParameters
+
+    trial = DefaultsTrial()
+    hp = OptunaHyperParameters(trial, declared.narrowed)  # type: ignore[arg-type]
+    trial.hp = hp
+    return hp
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """Each baseline's test metrics (``test_<metric>``, as the final model's), by name."""
+
+    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    #: What each baseline was: the defaults' hyperparameters, the linear model's class.
+    what: Mapping[str, str] = field(default_factory=dict)
+    #: Why a baseline is missing (no test set, not a table), by name.
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, name: str, metric: str) -> float | None:
+        return self.metrics.get(name, {}).get(metric)
+
+
+def uplift(metric: str, tuned: float, baseline: float) -> tuple[bool, str]:
+    """Whether ``tuned`` beats ``baseline`` on ``metric`` (direction from its name), and the
+    relative difference as the user reads it: "12.3 % lower" or "4.0 % higher"."""
+    direction = direction_of(metric) or Direction.MAX
+    better = tuned > baseline if direction is Direction.MAX else tuned < baseline
+    if baseline == 0:
+        return better, "" if tuned == baseline else "better" if better else "worse"
+    change = (tuned - baseline) / abs(baseline) * 100
+    word = "higher" if change > 0 else "lower"
+    return better, f"{abs(change):.1f} % {word}" if change else "the same"
+
+
+def metric_key(name: str, metric: str) -> str:
+    """How a baseline's test metric is logged on the sweep run: ``baseline_default_test_mae``."""
+    return f"baseline_{name}_{metric}"
+
+
+def compared_metric(test_metrics: Mapping[str, float], objective: str) -> str | None:
+    """The test metric the uplift is quoted on: the objective's (``val_mae`` -> ``test_mae``)
+    where the test set reports it, else the first one that is not the loss."""
+    from sweeps.metrics import base_name
+
+    wanted = f"test_{base_name(objective)}"
+    if wanted in test_metrics:
+        return wanted
+    others = [k for k in test_metrics if k != "test_loss"]
+    return others[0] if others else next(iter(test_metrics), None)
+
+
+def uplift_lines(test_metrics: Mapping[str, float],
+                 baselines: Mapping[str, Mapping[str, float]], objective: str,
+                 what: Mapping[str, str] | None = None) -> list[str]:
+    """"tuned vs defaults: test_mae 44.1 vs 47.3 (6.8 % lower, better)" and the linear
+    model's line: what the console and summary.md say."""
+    metric = compared_metric(test_metrics, objective)
+    if metric is None:
+        return []
+    lines = []
+    for name, label in ((DEFAULTS, "defaults"), (LINEAR, "linear")):
+        theirs = baselines.get(name, {}).get(metric)
+        if theirs is None:
+            continue
+        better, change = uplift(metric, test_metrics[metric], theirs)
+        model = f" ({what[name]})" if what and name == LINEAR and name in what else ""
+        lines.append(f"tuned vs {label}{model}: {metric} {test_metrics[metric]:.4g} vs "
+                     f"{theirs:.4g} ({change}, {'better' if better else 'not better'})")
+    return lines
+
+
+def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
+                    data: Dataset, evaluate: Any) -> Baselines:
+    """Train and test both baselines; ``evaluate(model)`` gives a Keras model's test metrics
+    (the session's, so that they are measured as the final model's are)."""
+    import keras
+
+    from sweeps.recheck_training import train_configuration
+
+    metrics: dict[str, dict[str, float]] = {}
+    what: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if not data.has_test:
+        note = "no test set: set data.test_split to hold one out"
+        return Baselines(notes={DEFAULTS: note, LINEAR: note})
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed)
+    hp = defaults_hp(declared)
+    model = builder.build(hp)
+    history = train_configuration(spec, builder, data, hp, model)
+    what[DEFAULTS] = " ".join(f"{k}={v}" for k, v in hp.values.items())
+    losses = history.get("loss") or [math.nan]
+    if math.isfinite(losses[-1]):
+        metrics[DEFAULTS] = evaluate(model)
+    else:
+        notes[DEFAULTS] = f"its training loss became {losses[-1]}"
+    keras.backend.clear_session()
+    linear = linear_baseline(data)
+    if linear is None:
+        notes[LINEAR] = "the inputs are not a table of features"
+    else:
+        what[LINEAR], metrics[LINEAR] = linear
+    return Baselines(metrics=metrics, what=what, notes=notes)
+
+
+def linear_baseline(data: Dataset) -> tuple[str, dict[str, float]] | None:
+    """A linear model's test metrics on a table of features (None for images and the like):
+    ``test_mae``/``test_rmse``/``test_mse`` for regression, ``test_accuracy`` (and, for a
+    binary task, ``test_auc``) for classification."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if data.x_train.ndim != 2 or data.x_test is None or data.y_test is None:
+        return None
+    x = np.concatenate([data.x_train, data.x_val]).astype(np.float64)
+    y = np.concatenate([data.y_train, data.y_val])
+    x_test = data.x_test.astype(np.float64)
+    kind = data.task.kind
+    if kind is TaskKind.REGRESSION:
+        ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+        ridge.fit(x, y.reshape(len(y), -1).squeeze(-1) if y.ndim > 1 and y.shape[1] == 1 else y)
+        alpha = ridge[-1].alpha_
+        return f"RidgeCV(alpha={alpha:g})", _regression_metrics(data.y_test,
+                                                                ridge.predict(x_test))
+    labels = _class_indices(y)
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    logistic.fit(x, labels)
+    proba = logistic.predict_proba(x_test)
+    return "LogisticRegression", _classification_metrics(_class_indices(data.y_test), proba,
+                                                         logistic[-1].classes_, kind)
+
+
+def _class_indices(y: np.ndarray) -> np.ndarray:
+    """Class indices from sparse labels, a (n, 1) column, or one-hot rows."""
+    import numpy as np
+
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    return y.reshape(-1).astype(np.int64)
+
+
+def _regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    import numpy as np
+
+    error = y_pred.reshape(len(y_pred), -1) - y_true.reshape(len(y_true), -1)
+    mse = float(np.mean(error ** 2))
+    return {"test_mae": float(np.mean(np.abs(error))), "test_rmse": math.sqrt(mse),
+            "test_mse": mse}
+
+
+def _classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray,
+                            kind: TaskKind) -> dict[str, float]:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    predicted = classes[np.argmax(proba, axis=1)]
+    found = {"test_accuracy": float(np.mean(predicted == y_true))}
+    if kind is TaskKind.BINARY and len(np.unique(y_true)) == 2:
+        found["test_auc"] = float(roc_auc_score(y_true, proba[:, 1]))
+    return found
