@@ -48,6 +48,10 @@ class BuildContext:
     #: :meth:`preprocess` normalises float features with them.
     feature_mean: np.ndarray | None = field(default=None, repr=False, compare=False)
     feature_variance: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: Per-target mean and standard deviation of the training targets (regression): the
+    #: output head predicts standardised targets and :meth:`head` maps them back.
+    target_mean: np.ndarray | None = field(default=None, repr=False, compare=False)
+    target_std: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def preprocess(self, inputs: Any) -> Any:
         """The input layers the data calls for, inside the model so that a saved model takes
@@ -62,6 +66,21 @@ class BuildContext:
                 axis=-1 if self.feature_mean.ndim else None, mean=self.feature_mean,
                 variance=self.feature_variance, name="normalize")(inputs)
         return inputs
+
+    def head(self, x: Any) -> Any:
+        """The task's output layer; for regression followed by the training targets' scale
+        and offset, so that the last Dense layer learns standardised targets (the scale of
+        ``y`` stops mattering to the learning rate and the initialisation) while the model,
+        saved, predicts in the targets' own units."""
+        import keras
+
+        out = self.task.head(x)
+        if self.target_mean is None or self.target_std is None:
+            return out
+        # Plain floats for the usual single target: they serialise with the saved model.
+        scale, offset = (v.item() if v.size == 1 else v.tolist()
+                         for v in (self.target_std, self.target_mean))
+        return keras.layers.Rescaling(scale=scale, offset=offset, name="target_scale")(out)
 
 
 def compile_model(model: keras.Model, learning_rate: float, context: BuildContext) -> None:
@@ -109,7 +128,7 @@ class Hypermodel(ABC):
 
         inputs = keras.Input(shape=context.input_shape, name="inputs")
         x = self.build_body(context.preprocess(inputs), space, context)
-        return keras.Model(inputs, context.task.head(x), name=self.name)
+        return keras.Model(inputs, context.head(x), name=self.name)
 
     @abstractmethod
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:

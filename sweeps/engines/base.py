@@ -11,6 +11,7 @@ from hypermodels import BuildContext
 from sweeps.engines.checkpoints import BestTrialModel
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec
+from sweeps.task import TaskKind
 
 if TYPE_CHECKING:
     import keras
@@ -93,7 +94,8 @@ class Engine(ABC):
 
 def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
     """The hypermodels' build context: the task, the input preprocessing the data calls for
-    (from the training slice only) and the schedule's ``decay_per: epoch`` resolved."""
+    and, for regression, the targets' scale (both from the training slice only), and the
+    schedule's ``decay_per: epoch`` resolved."""
     import numpy as np
 
     schedule = spec.training.lr_schedule
@@ -109,10 +111,16 @@ def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
         axis = 0 if data.x_train.ndim == 2 else None
         mean = np.asarray(data.x_train.mean(axis=axis, dtype=np.float64), dtype=np.float32)
         variance = np.asarray(data.x_train.var(axis=axis, dtype=np.float64), dtype=np.float32)
+    target_mean = target_std = None
+    if data.task.kind is TaskKind.REGRESSION:
+        y = np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1)
+        target_mean = y.mean(axis=0)
+        target_std = np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
     return BuildContext(
         input_shape=data.input_shape, task=data.task, decay_steps=decay_steps,
         decay_rate=schedule.decay_rate, staircase=schedule.staircase, pixels=pixels,
-        feature_mean=mean, feature_variance=variance,
+        feature_mean=mean, feature_variance=variance, target_mean=target_mean,
+        target_std=target_std,
     )
 
 
