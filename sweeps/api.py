@@ -79,7 +79,8 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
          test_split: float | None = None, work_dir: str | Path = ".sweeps",
          resume: bool = False, overwrite: bool = False, stream: TextIO | None = None,
          quiet: bool = True, register_model: str | bool = True,
-         final_retrain: bool = False, callbacks: Sequence[Any] = ()) -> SweepResult:
+         final_retrain: bool | str = "auto", callbacks: Sequence[Any] = (), folds: int = 1,
+         executions_per_trial: int = 1) -> SweepResult:
     """Tune ``build_model`` on ``data`` without a spec file.
 
     ``build_model``: a KerasTuner-style ``build_model(hp)`` function, a
@@ -90,10 +91,13 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
     ``metric`` and ``direction``, or a list of those; default ``val_loss``.
     ``register_model``: the Model Registry name of the final model (``True``: the sweep's
     name; ``False``: logged on the sweep run only). ``final_retrain``: the spec's
-    ``final.retrain`` (train the best hyperparameters again on training plus validation data;
+    ``final.retrain`` (``"auto"``: on for small data; train the best hyperparameters again
+    on training plus validation data;
     ``result.model`` is then that model, ``result.best_trial_model`` the best trial's).
     ``callbacks``: Keras callbacks of your own, as ``tuner.search(callbacks=...)`` takes
-    them; every trial trains with its own deep copy of each.
+    them; every trial trains with its own deep copy of each. ``folds``: k-fold
+    cross-validation of every trial (the spec's ``validation.folds``);
+    ``executions_per_trial``: fits per trial (per fold), their objective averaged.
 
     Re-running the same call refuses (the sweep has state) unless ``resume`` or
     ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
@@ -109,12 +113,13 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
         "tuner": {"kind": tuner, "max_trials": max_trials},
         "seed": seed,
         "final": {"retrain": final_retrain},
+        "validation": {"folds": folds},
         "tracking": {"experiment": experiment or name, "uri": tracking_uri,
                      "register_model": register_model},
     }
     if objective is not None:
         raw["objective"] = {"metric": objective} if isinstance(objective, str) else objective
-    training: dict[str, Any] = {}
+    training: dict[str, Any] = {"executions_per_trial": executions_per_trial}
     if max_epochs is not None:
         training["max_epochs"] = max_epochs
     if batch_size is not None:

@@ -107,6 +107,9 @@ class TrialEnded:
     values: Mapping[str, float] = field(default_factory=dict)
     #: Why a trial failed: the error, possibly a whole traceback (last line = the error).
     message: str | None = None
+    #: Metrics logged as they are: with several fits per trial, each fit's best values
+    #: (``fold_2/best_val_loss``) and their spread (``best_val_loss_std``).
+    extra: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def error(self) -> str | None:

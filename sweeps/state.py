@@ -54,9 +54,22 @@ def _pop(data: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, 
     return popped
 
 
+#: Keys added after sweeps existed, with the value every earlier sweep had: left out of the
+#: identity at that value, so a sweep started before them keeps its hash (and its --resume).
+_LATER_KEYS = {("training", "executions_per_trial"): 1, ("validation", "folds"): 1}
+
+
 def _resolved(spec: SweepSpec) -> dict[str, Any]:
     data = json.loads(json.dumps(spec.to_dict()))
     _pop(data, _NOT_IDENTITY)
+    for path, value in _LATER_KEYS.items():
+        parent = data
+        for key in path[:-1]:
+            parent = parent.get(key, {})
+        if parent.get(path[-1]) == value:
+            parent.pop(path[-1])
+    if data.get("validation") == {}:
+        data.pop("validation")
     return data
 
 

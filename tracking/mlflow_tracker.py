@@ -509,6 +509,7 @@ class MlflowTracker(SweepObserver):
         history = self._history.pop(event.trial_id, {})
         metrics = {"epochs_run": event.epochs_run, "wall_time_s": event.wall_time_s}
         metrics.update({f"best_{metric}": value for metric, value in event.values.items()})
+        metrics.update(event.extra)
         if event.objective is not None:
             metrics[f"best_{self._objective}"] = event.objective
         self.client.log_batch(

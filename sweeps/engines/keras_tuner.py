@@ -26,6 +26,7 @@ from sweeps.engines.keras_tuner_state import recover, restore_grid, snapshot
 from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
 from sweeps.errors import SweepsError
 from sweeps.events import SweepObserver, TrialStatus
+from sweeps.executions import ExecutionPlan
 from sweeps.spec import SweepSpec, TunerKind
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class _ReportingTuner:
             weakref.WeakKeyDictionary())
         self._fitted: dict[str, KerasTunerBestEpoch | None] = {}
         self._kept = kept  # where each completed trial's model is offered
+        #: Folds and repeats (sweeps.executions), set with the data; fits begun per trial.
+        self.execution_plan: ExecutionPlan | None = None
+        self._fits: dict[str, int] = {}
 
     def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any,
                              **kwargs: Any) -> Any:
@@ -90,6 +94,11 @@ class _ReportingTuner:
             return self._checkpoints[callback]
 
         kwargs["callbacks"] = [in_memory(c) for c in kwargs.get("callbacks", [])]
+        if self.execution_plan is not None and not self.execution_plan.single:
+            # keras-tuner's own executions_per_trial loop: its n-th fit gets the n-th data.
+            n = self._fits[trial.trial_id] = self._fits.get(trial.trial_id, -1) + 1
+            self._trials[trial.trial_id].execution_started(self.execution_plan.label(n))
+            kwargs.update(self.execution_plan.fit_data(n))
         results = super()._build_and_fit_model(trial, *args, **kwargs)
         # The trained model and its best epoch, offered to the engine when the trial ends.
         self._fitted[trial.trial_id] = next(
@@ -139,6 +148,7 @@ class _ReportingTuner:
                      and score is not None and not math.isnan(score))
         lifecycle = self._trials.pop(trial.trial_id, None)
         fitted = self._fitted.pop(trial.trial_id, None)
+        self._fits.pop(trial.trial_id, None)
         if completed and fitted is not None:
             self._kept.offer(trial.trial_id, score, fitted.model, fitted.best_weights)
         if lifecycle is not None:
@@ -177,6 +187,9 @@ class KerasTunerEngine(Engine):
                           hyperband_iterations=options["iterations"])
         else:
             kwargs["max_trials"] = spec.tuner.max_trials
+        executions = spec.validation.folds * spec.training.executions_per_trial
+        if executions > 1:
+            kwargs["executions_per_trial"] = executions
         if kind is TunerKind.BAYESIAN:
             kwargs.update(num_initial_points=options["num_initial_points"],
                           alpha=options["alpha"], beta=options["beta"])
@@ -247,6 +260,7 @@ class KerasTunerEngine(Engine):
     def search(self, data: Dataset) -> None:
         self.tuner.hypermodel.steps_per_epoch = math.ceil(
             len(data.x_train) / self.spec.training.batch_size)
+        self.tuner.execution_plan = ExecutionPlan.of(self.spec, data)
         try:
             self.tuner.search(callbacks=training_callbacks(self.spec),
                               **fit_arguments(self.spec, data))

@@ -7,11 +7,17 @@ trial is the same for all of them and lives here, so a third engine costs one fi
     trial.model_built(model, hp.values, builder.compiled_by)
     trial.epoch_ended(model, epoch, logs)                             # each epoch; NaN raises
     trial.ended(TrialStatus.COMPLETED)                                # values from the epochs
+
+A trial that trains several times (folds, repeats: :mod:`sweeps.executions`) calls
+``trial.execution_started(label)`` before each fit: each fit's epochs are reported under its
+label (``fold_2/val_loss``), its objective is the mean of the fits' best values, and at the
+end the mean curve is reported under the plain names.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -54,7 +60,11 @@ class TrialLifecycle:
         self.trial_id = trial_id
         self.number = number
         self.epochs = 0
+        #: The current fit's per-epoch metrics.
         self.history: dict[str, list[float]] = {}
+        #: Earlier fits of the trial (several executions), with their labels.
+        self._runs: list[tuple[str, dict[str, list[float]]]] = []
+        self._label = ""
         self.param_count = 0
         #: A model not built yet (``Sequential()`` with no ``Input``, a subclassed model):
         #: its report waits for the first epoch, when Keras has built it.
@@ -79,6 +89,17 @@ class TrialLifecycle:
             trial_id=self.trial_id, params=dict(params), param_count=self.param_count,
             summary=model_summary(model), compiled_by=compiled_by))
 
+    def execution_started(self, label: str) -> None:
+        """Another fit of the trial begins (``label``: ``fold_2``, ``run_3``...)."""
+        if self.history or self._label:
+            self._runs.append((self._label, self.history))
+        self.history = {}
+        self._label = label
+
+    def _executions(self) -> list[tuple[str, dict[str, list[float]]]]:
+        """Every fit so far, the current one last."""
+        return [*self._runs, (self._label, self.history)] if self.history else list(self._runs)
+
     def epoch_ended(self, model: Any, epoch: int, logs: Mapping[str, Any] | None) -> None:
         """Report one epoch's metrics plus the learning rate the schedule reached.
 
@@ -96,32 +117,63 @@ class TrialLifecycle:
             metrics["learning_rate"] = rate
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(value)
-        self.observer.epoch_ended(EpochEnded(self.trial_id, epoch, metrics))
+        reported = {f"{self._label}/{k}": v for k, v in metrics.items()} if self._label \
+            else metrics
+        self.observer.epoch_ended(EpochEnded(self.trial_id, epoch, reported))
         loss = metrics.get("loss")
         if loss is not None and not math.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss} at epoch {epoch}")
 
     def objective_values(self) -> list[float]:
-        """Each objective's best value over the epochs (``params``: the parameter count)."""
+        """Each objective's best value over the epochs (``params``: the parameter count);
+        with several fits, the mean of their best values (as keras-tuner's oracle takes)."""
         values = []
+        runs = [history for _, history in self._executions()] or [self.history]
         for objective in self.spec.objectives:
             if objective.metric == "params":
                 values.append(float(self.param_count))
                 continue
-            series = self.history.get(objective.metric) or [math.nan]
-            best = max if objective.direction is Direction.MAX else min
-            values.append(float(best(series)))
+            values.append(statistics.fmean(_best(h, objective.metric, objective.direction)
+                                           for h in runs))
         return values
 
     def epochs_to_best(self, metric: str, direction: Direction) -> int:
         """The epochs trained up to and including the best value of ``metric`` (the first of
         equal values, the epoch Keras's ``save_best_only`` checkpoint keeps); all of them if
-        the model never reported it."""
-        series = self.history.get(metric)
-        if not series:
-            return self.epochs
-        best = max(series) if direction is Direction.MAX else min(series)
-        return series.index(best) + 1
+        the model never reported it. With several fits, the median over them."""
+        counts = []
+        for _, history in self._executions() or [("", self.history)]:
+            series = history.get(metric)
+            if not series:
+                counts.append(len(history.get("loss", [])) or self.epochs)
+                continue
+            best = max(series) if direction is Direction.MAX else min(series)
+            counts.append(series.index(best) + 1)
+        return max(1, round(statistics.median(counts)))
+
+    def _execution_report(self) -> dict[str, float]:
+        """With several fits: each fit's best objective values and their spread, and the
+        mean curves reported under the plain metric names."""
+        runs = self._executions()
+        if len(runs) < 2:
+            return {}
+        longest = max(len(series) for _, h in runs for series in h.values())
+        for epoch in range(longest):
+            mean = {}
+            for key in {k for _, h in runs for k in h}:
+                found = [h[key][epoch] for _, h in runs if len(h.get(key, ())) > epoch]
+                if found:
+                    mean[key] = statistics.fmean(found)
+            self.observer.epoch_ended(EpochEnded(self.trial_id, epoch, mean))
+        extra = {}
+        for objective in self.spec.objectives:
+            if objective.metric == "params":
+                continue
+            bests = [_best(h, objective.metric, objective.direction) for _, h in runs]
+            for (label, _), value in zip(runs, bests):
+                extra[f"{label}/best_{objective.metric}"] = value
+            extra[f"best_{objective.metric}_std"] = statistics.pstdev(bests)
+        return {k: v for k, v in extra.items() if math.isfinite(v)}
 
     def ended(self, status: TrialStatus, *, objective: float | None = None,
               message: str | None = None) -> TrialEnded:
@@ -135,18 +187,24 @@ class TrialLifecycle:
                 trial_id=self.trial_id, params=params, param_count=None,
                 summary="(the model was never built: the trial ended before its first epoch)",
                 compiled_by=compiled_by))
-        values = self.objective_values() if self.history else []
+        values = self.objective_values() if self._executions() else []
         finite = bool(values) and all(math.isfinite(v) for v in values)
+        extra = self._execution_report() if status is not TrialStatus.FAILED else {}
         if objective is None and finite and status is not TrialStatus.FAILED:
             objective = values[0]
         event = TrialEnded(
             trial_id=self.trial_id, status=status, objective=objective,
             epochs_run=self.epochs, wall_time_s=time.monotonic() - self._start,
             values=dict(zip((o.metric for o in self.spec.objectives), values)) if finite else {},
-            message=message,
+            message=message, extra=extra,
         )
         self.observer.trial_ended(event)
         return event
+
+
+def _best(history: Mapping[str, list[float]], metric: str, direction: Direction) -> float:
+    series = history.get(metric) or [math.nan]
+    return float(max(series) if direction is Direction.MAX else min(series))
 
 
 def _is_number(value: Any) -> bool:

@@ -39,6 +39,7 @@ from sweeps.engines.optuna_study import (
 )
 from sweeps.errors import SweepInterrupted, SweepsError
 from sweeps.events import SweepObserver, TrialStatus
+from sweeps.executions import ExecutionPlan
 from sweeps.spec import Direction, SweepSpec
 
 if TYPE_CHECKING:
@@ -85,12 +86,19 @@ class OptunaEngine(Engine):
                 # A sampler seeded as before would draw its random start-up trials again
                 # (trial 4 of a resumed sweep = trial 1): seed it past the trials already run.
                 self.study.sampler = make_sampler(sampler, spec.seed + started)
+        self._plan: ExecutionPlan | None = None
         self.models_dir = work_dir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def planned_trials(self) -> int | None:
         return self.spec.tuner.max_trials
+
+    def plan(self, data: Dataset) -> ExecutionPlan:
+        """Every trial's fits (folds, repeats), made once per dataset."""
+        if self._plan is None or self._plan.data is not data:
+            self._plan = ExecutionPlan.of(self.spec, data)
+        return self._plan
 
     # -- budget and re-runs --------------------------------------------------------------
     @staticmethod
@@ -208,16 +216,27 @@ class OptunaEngine(Engine):
             **({"optuna.retry_of": str(trial.user_attrs[RETRY_OF] + 1)}
                if RETRY_OF in trial.user_attrs else {}),
         })
+        plan = self.plan(data)
         try:
-            keras.backend.clear_session()  # what keras-tuner does before every build
             hp = OptunaHyperParameters(trial, self.declared.narrowed)
-            model = self.builder.build(hp)
-            checkpoint = self._checkpoint(trial_id)
-            callbacks = [_EpochReporter(lifecycle, hp, self.builder.compiled_by),
-                         *training_callbacks(spec), checkpoint]
-            if self.pruning:
-                callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
-            self.builder.fit(hp, model, callbacks=callbacks, **fit_arguments(spec, data))
+            checkpoint = self._checkpoint(trial_id)  # the best epoch of every fit
+            reporter = _EpochReporter(lifecycle, hp, self.builder.compiled_by)
+            for n in range(plan.count):
+                if not plan.single:
+                    lifecycle.execution_started(plan.label(n))
+                keras.backend.clear_session()  # what keras-tuner does before every build
+                model = self.builder.build(hp)
+                callbacks = [reporter, *training_callbacks(spec), checkpoint]
+                if self.pruning and plan.single:
+                    callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
+                self.builder.fit(hp, model, callbacks=callbacks,
+                                 **{**fit_arguments(spec, data), **plan.fit_data(n)})
+                if self.pruning and not plan.single:
+                    # Several fits: pruned on the running mean of their best values, one
+                    # step per fit (the pruners compare trials at equal steps).
+                    trial.report(lifecycle.objective_values()[0], step=n)
+                    if n + 1 < plan.count and trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned after {n + 1} of {plan.count} fits")
         except optuna.TrialPruned:
             lifecycle.ended(TrialStatus.PRUNED)
             raise

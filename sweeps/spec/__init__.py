@@ -31,6 +31,7 @@ from sweeps.spec._model import (
     TrainingSpec,
     TunerKind,
     TunerSpec,
+    ValidationSpec,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Direction",
     "EarlyStoppingSpec",
     "FinalSpec",
+    "ValidationSpec",
     "HypermodelSpec",
     "ObjectiveSpec",
     "ParamOverride",

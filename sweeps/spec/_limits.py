@@ -4,9 +4,9 @@ section parsers alike; README, "Sweep specs", lists them in a table.
 
 from __future__ import annotations
 
-__all__ = ["MAX_BATCH_SIZE", "MAX_CHOICES", "MAX_EPOCHS", "MAX_INTEGER", "MAX_MAGNITUDE",
-           "MAX_MODEL_NAME", "MAX_SEED", "MAX_SPEC_BYTES", "MAX_TRIALS", "MAX_YAML_ALIASES",
-           "MAX_YAML_NODES"]
+__all__ = ["MAX_BATCH_SIZE", "MAX_CHOICES", "MAX_EPOCHS", "MAX_EXECUTIONS", "MAX_FOLDS",
+           "MAX_INTEGER", "MAX_MAGNITUDE", "MAX_MODEL_NAME", "MAX_SEED", "MAX_SPEC_BYTES",
+           "MAX_TRIALS", "MAX_YAML_ALIASES", "MAX_YAML_NODES"]
 
 # Bounds on what a spec may ask for, each kept here only; an error names the bound it broke.
 # They are far above any sensible sweep, and stop a typo (or a hostile file) from asking for
@@ -24,3 +24,5 @@ MAX_INTEGER = 10**12  #: |n| of every other integer: search-space values and ste
 #: float32 (Keras's dtype, up to 3.4e38), yet loose enough for a learning rate meant to diverge.
 MAX_MAGNITUDE = 1e30
 MAX_MODEL_NAME = 256  #: tracking.register_model: the length MLflow's registry stores
+MAX_FOLDS = 100  #: validation.folds
+MAX_EXECUTIONS = 100  #: training.executions_per_trial

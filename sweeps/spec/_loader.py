@@ -31,7 +31,13 @@ from sweeps.spec._limits import (
 )
 from sweeps.spec._model import SweepSpec, TaskKind, TrackingSpec
 from sweeps.spec._reader import Node, Origin, describe, read_yaml, suggestion
-from sweeps.spec._training_section import _metric_list, _objectives, _training, _tuner
+from sweeps.spec._training_section import (
+    _metric_list,
+    _objectives,
+    _training,
+    _tuner,
+    _validation,
+)
 
 __all__ = ["BUNDLED_DIR", "bundled_specs", "load_spec", "parse_spec", "parse_spec_dict",
            "parse_param"]
@@ -167,6 +173,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
     tuner = _tuner(root.child("tuner"))
     objectives = _objectives(root, tuner)
     training = _training(root.child("training"), objects.get("callbacks"))
+    validation = _validation(root.child("validation"))
     final = parse_final(root.child("final"))
     seed = root.integer("seed", 0, minimum=0, maximum=MAX_SEED)
     tracking_node = root.child("tracking")
@@ -182,6 +189,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
         hypermodel=hypermodel_spec, search_space=search_space, tuner=tuner,
         objectives=objectives, training=training, seed=seed, tracking=tracking,
         task=TaskKind(task_name) if task_name else None, metrics=metrics, final=final,
+        validation=validation,
     )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "TrainingSpec",
     "TrackingSpec",
     "FinalSpec",
+    "ValidationSpec",
     "SweepSpec",
 ]
 
@@ -164,9 +165,20 @@ class TrainingSpec:
     max_epochs: int
     early_stopping: EarlyStoppingSpec
     lr_schedule: ScheduleSpec
+    #: Fits per trial (per fold with ``validation.folds``), from fresh weights: keras-tuner's
+    #: ``executions_per_trial``; the objective is their mean (:mod:`sweeps.executions`).
+    executions_per_trial: int = 1
     #: The user's own Keras callbacks (``sweeps.tune(..., callbacks=[...])``, as
     #: ``tuner.search(callbacks=...)`` takes them): each trial trains with deep copies.
     callbacks: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    """How trials are validated: on the validation slice, or by k-fold cross-validation of
+    the training and validation examples pooled (:mod:`sweeps.executions`)."""
+
+    folds: int = 1
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,12 @@ class TrackingSpec:
     register_model: str | None = None
 
 
+#: Training examples up to which ``final.retrain: auto`` retrains the best configuration on
+#: training plus validation data: with 10 % held out, 1,000 more examples or fewer to learn
+#: from, a gain worth the one extra fit; beyond it the extra fit costs more than it adds.
+SMALL_DATA = 10_000
+
+
 @dataclass(frozen=True)
 class FinalSpec:
     """What makes the sweep's final model once the search is over (README, "Final fit")."""
@@ -186,11 +204,20 @@ class FinalSpec:
     #: True: the best hyperparameters are trained again from scratch on training plus
     #: validation data, for as many epochs as the best trial's weights had, and that model is
     #: tested, logged and registered (the best trial's own model is tested beside it).
-    #: False: the best trial's model is the final model.
-    retrain: bool = False
+    #: False: the best trial's model is the final model. None ("auto", the default): True
+    #: when the data is small (:data:`SMALL_DATA` training examples or fewer), where the
+    #: validation slice is a large share of what there is to learn from.
+    retrain: bool | None = None
     #: True: the builder's default hyperparameters (trained as a trial) and, for a table of
     #: features, a linear model are tested beside the final model (:mod:`sweeps.baselines`).
     baselines: bool = True
+
+    def retrains(self, train_examples: int, executions: int = 1) -> bool:
+        """Whether the final model is retrained, for data of ``train_examples`` and trials
+        of ``executions`` fits each (with several, no one fit's weights are the trial's)."""
+        if self.retrain is None:
+            return train_examples <= SMALL_DATA or executions > 1
+        return self.retrain
 
 
 @dataclass(frozen=True)
@@ -216,6 +243,7 @@ class SweepSpec:
     #: Keras metric names compiled in besides the task's defaults.
     metrics: tuple[str, ...] = ()
     final: FinalSpec = field(default_factory=FinalSpec)
+    validation: ValidationSpec = field(default_factory=ValidationSpec)
 
     @property
     def objective(self) -> ObjectiveSpec:
@@ -246,8 +274,11 @@ class SweepSpec:
                 "early_stopping": {**vars_of(self.training.early_stopping),
                                    "mode": self.training.early_stopping.mode.value},
                 "lr_schedule": vars_of(self.training.lr_schedule),
+                "executions_per_trial": self.training.executions_per_trial,
             },
-            "final": {"retrain": self.final.retrain, "baselines": self.final.baselines},
+            "validation": {"folds": self.validation.folds},
+            "final": {"retrain": "auto" if self.final.retrain is None else self.final.retrain,
+                      "baselines": self.final.baselines},
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
                          "register_model": self.tracking.register_model or False},

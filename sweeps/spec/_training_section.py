@@ -16,6 +16,8 @@ from sweeps.metrics import direction_of
 from sweeps.spec._limits import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
+    MAX_EXECUTIONS,
+    MAX_FOLDS,
     MAX_INTEGER,
     MAX_MAGNITUDE,
     MAX_TRIALS,
@@ -28,6 +30,7 @@ from sweeps.spec._model import (
     TrainingSpec,
     TunerKind,
     TunerSpec,
+    ValidationSpec,
 )
 from sweeps.spec._reader import Node, describe
 
@@ -173,9 +176,18 @@ def _training(node: Node, callbacks: Any = None) -> TrainingSpec:
         staircase=sch.boolean("staircase", False),
     )
     sch.finish()
+    executions = node.integer("executions_per_trial", 1, minimum=1, maximum=MAX_EXECUTIONS)
     node.finish()
     return TrainingSpec(batch_size, max_epochs, early_stopping, schedule,
+                        executions_per_trial=executions,
                         callbacks=_user_callbacks(node, callbacks))
+
+
+def _validation(node: Node) -> ValidationSpec:
+    """``validation.folds``: 1 (the validation slice) or k-fold cross-validation."""
+    folds = node.integer("folds", 1, minimum=1, maximum=MAX_FOLDS)
+    node.finish()
+    return ValidationSpec(folds=folds)
 
 
 def _user_callbacks(node: Node, callbacks: Any) -> tuple[Any, ...]:
