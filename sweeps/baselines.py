@@ -169,11 +169,14 @@ def uplift_lines(test_metrics: Mapping[str, float],
 
 
 def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
-                    data: Dataset, evaluate: Any) -> Baselines:
+                    data: Dataset, evaluate: Any, *, retrained: bool) -> Baselines:
     """Train and test both baselines; ``evaluate(model)`` gives a Keras model's test metrics
-    (the session's, so that they are measured as the final model's are)."""
+    (the session's, so that they are measured as the final model's are). ``retrained``:
+    the final model was trained again on training plus validation data, so the defaults
+    are too, for as many epochs as their own best epoch (as the final fit does)."""
     import keras
 
+    from sweeps.final_fit import fit_on_all
     from sweeps.recheck_training import train_configuration
 
     metrics: dict[str, dict[str, float]] = {}
@@ -189,10 +192,15 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     history = train_configuration(spec, builder, data, hp, model)
     what[DEFAULTS] = " ".join(f"{k}={v}" for k, v in hp.values.items())
     losses = history.get("loss") or [math.nan]
-    if math.isfinite(losses[-1]):
+    if math.isfinite(losses[-1]) and retrained:
+        fit = fit_on_all(spec, data, hp, _epochs_to_best(spec, history))
+        model = fit.model
+        if fit.failure:
+            losses = [math.nan]
+    if math.isfinite(losses[-1]) and model is not None:
         metrics[DEFAULTS] = evaluate(model)
     else:
-        notes[DEFAULTS] = f"its training loss became {losses[-1]}"
+        notes[DEFAULTS] = "its training loss diverged"
     keras.backend.clear_session()
     linear = linear_baseline(data)
     if linear is None:
@@ -200,6 +208,16 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     else:
         what[LINEAR], metrics[LINEAR] = linear
     return Baselines(metrics=metrics, what=what, notes=notes)
+
+
+def _epochs_to_best(spec: SweepSpec, history: Mapping[str, list[float]]) -> int:
+    """Epochs up to the best of the objective (``val_loss`` for the parameter count), as
+    the engines count a trial's."""
+    metric = spec.objective.metric if spec.objective.metric != "params" else "val_loss"
+    series = history.get(metric) or history.get("loss") or [0.0]
+    direction = direction_of(metric) or spec.objective.direction
+    best = max(series) if direction is Direction.MAX else min(series)
+    return series.index(best) + 1
 
 
 def linear_baseline(data: Dataset) -> tuple[str, dict[str, float]] | None:

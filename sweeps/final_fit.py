@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sweeps.data import Dataset
     from sweeps.engines import Engine
 
-__all__ = ["FinalFit", "retrain"]
+__all__ = ["FinalFit", "retrain", "fit_on_all"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,14 @@ class FinalFit:
 
 def retrain(spec: SweepSpec, dataset: Dataset, engine: Engine, trial_id: str) -> FinalFit:
     """Train trial ``trial_id``'s hyperparameters from scratch on training + validation data."""
+    return fit_on_all(spec, dataset, engine.trial_hyperparameters(trial_id),
+                      engine.epochs_to_best(trial_id), trial_id)
+
+
+def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,
+               trial_id: str = "") -> FinalFit:
+    """Train the configuration ``hp`` from scratch on training + validation data for
+    ``epochs`` epochs (the final fit; the defaults baseline when the final model is one)."""
     import keras
     import numpy as np
 
@@ -62,8 +70,6 @@ def retrain(spec: SweepSpec, dataset: Dataset, engine: Engine, trial_id: str) ->
     # A builder bound to the combined data: its schedule's epoch length and its inputs'
     # statistics are those of the data it now trains on.
     builder, _ = make_builder(spec, build_context(spec, data))
-    epochs = engine.epochs_to_best(trial_id)
-    hp = engine.trial_hyperparameters(trial_id)
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
     started = time.monotonic()

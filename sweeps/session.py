@@ -200,7 +200,8 @@ class Session:
         if model is not None:  # before the final fit, which clears Keras's session
             self.test_metrics = self._evaluate(model)
         final = None
-        if best is not None and self.spec.final.retrain:
+        executions = self.spec.validation.folds * self.spec.training.executions_per_trial
+        if best is not None and self.spec.final.retrains(len(self.dataset.x_train), executions):
             from sweeps.final_fit import retrain
 
             final = retrain(self.spec, self.dataset, engine, best.trial_id)
@@ -215,7 +216,8 @@ class Session:
             from sweeps.baselines import train_baselines
 
             baselines = train_baselines(self.spec, self.builder, self.declared, self.dataset,
-                                        self._evaluate)
+                                        self._evaluate,
+                                        retrained=final is not None and final.model is not None)
         self.best_model = final_model
         self.best_trial_model = model
         self.best_trial_test_metrics = best_trial_metrics

@@ -115,18 +115,26 @@ def test_without_retrain_the_best_trials_model_is_the_final_model(store: Path) -
     assert not [k for k in run.data.metrics if k.startswith(("final_fit", "best_trial_"))]
 
 
-def test_final_retrain_defaults_off_and_is_not_part_of_the_sweeps_identity() -> None:
+def test_final_retrain_defaults_to_auto_and_is_not_part_of_the_sweeps_identity() -> None:
+    # auto: on for small data (where validation is a large share of it) or several fits per
+    # trial, off for MNIST's 54,000 training images, so the flagship is unchanged.
     minimal = "data: {name: mnist}\nhypermodel: mlp\n"
-    assert parse_spec(minimal, "m.yaml").final.retrain is False
+    auto = parse_spec(minimal, "m.yaml").final
+    assert auto.retrain is None
+    assert not auto.retrains(54_000) and auto.retrains(10_000) and auto.retrains(54_000, 5)
     on = parse_spec(minimal + "final: {retrain: true}\n", "m.yaml")
-    assert on.final.retrain is True and on.to_dict()["final"] == {"retrain": True}
+    assert on.final.retrains(54_000)
+    assert on.to_dict()["final"] == {"retrain": True, "baselines": True}
+    assert parse_spec(minimal, "m.yaml").to_dict()["final"]["retrain"] == "auto"
+    off = parse_spec(minimal + "final: {retrain: false}\n", "m.yaml")
+    assert not off.final.retrains(100, 5)
     assert spec_hash(on) == spec_hash(parse_spec(minimal, "m.yaml"))  # the trials are the same
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("final: {retrian: true}", 'm.yaml: final.retrian: unknown key (did you mean "retrain"?); '
-                               "known keys here: retrain"),
-    ("final: {retrain: 3}", "m.yaml: final.retrain: expected true or false, got 3"),
+                               "known keys here: baselines, retrain"),
+    ("final: {retrain: 3}", "m.yaml: final.retrain: expected auto, true or false, got 3"),
     ("final: true", "m.yaml: final: expected a mapping, got true"),
 ])
 def test_a_bad_final_section_is_one_line(text: str, expected: str) -> None:
