@@ -155,9 +155,11 @@ class ConsoleReporter(SweepObserver):
             for key, value in event.test_metrics.items():
                 self._print(f"{key}: {value:.4f}")
             return
+        found = (f", the best of up to {fit.searched_epochs} on validation"
+                 if fit.searched_epochs else "")
         self._print(f"final fit: the best hyperparameters retrained from scratch on "
                     f"{fit.examples:,} train+validation examples for {fit.epochs} "
-                    f"epoch{'s' if fit.epochs != 1 else ''} "
+                    f"epoch{'s' if fit.epochs != 1 else ''}{found} "
                     f"({fit.wall_time_s:.1f} s)")
         if not event.test_metrics:
             return

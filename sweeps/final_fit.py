@@ -12,6 +12,10 @@ seed. The inputs' normalisation, for float features, is computed from the data i
 
     fit = retrain(spec, dataset, engine, best.trial_id)
     fit.model, fit.epochs, fit.examples, fit.wall_time_s
+
+With ``final: {max_epochs: 50}`` the epoch count comes from the tutorial's own last step
+instead: the best hyperparameters train on the training data for up to 50 epochs with
+validation and EarlyStopping, and their best epoch count is what the final fit trains for.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sweeps import interrupts
+from sweeps.metrics import Direction
 from sweeps.spec import SweepSpec
 
 if TYPE_CHECKING:
     from sweeps.data import Dataset
     from sweeps.engines import Engine
 
-__all__ = ["FinalFit", "retrain", "fit_on_all"]
+__all__ = ["FinalFit", "retrain", "fit_on_all", "best_epoch_count"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,43 @@ class FinalFit:
     wall_time_s: float
     #: Why there is no model (the loss diverged), if there is none.
     failure: str | None = None
+    #: With ``final.max_epochs``: the most epochs the validated fit that chose ``epochs``
+    #: could train.
+    searched_epochs: int | None = None
 
 
 def retrain(spec: SweepSpec, dataset: Dataset, engine: Engine, trial_id: str) -> FinalFit:
-    """Train trial ``trial_id``'s hyperparameters from scratch on training + validation data."""
-    return fit_on_all(spec, dataset, engine.trial_hyperparameters(trial_id),
-                      engine.epochs_to_best(trial_id), trial_id)
+    """Train trial ``trial_id``'s hyperparameters from scratch on training + validation data,
+    for the epochs its own weights had, or with ``final.max_epochs`` for the epochs a longer
+    fit on the training data found best on validation."""
+    hp = engine.trial_hyperparameters(trial_id)
+    if spec.final.max_epochs is None:
+        return fit_on_all(spec, dataset, hp, engine.epochs_to_best(trial_id), trial_id)
+    epochs = best_epoch_count(spec, dataset, hp, spec.final.max_epochs)
+    fit = fit_on_all(spec, dataset, hp, epochs, trial_id)
+    return dataclasses.replace(fit, searched_epochs=spec.final.max_epochs)
+
+
+def best_epoch_count(spec: SweepSpec, dataset: Dataset, hp: Any, max_epochs: int) -> int:
+    """The Keras Tuner tutorial's last step: train ``hp`` on the training data for up to
+    ``max_epochs`` epochs, validating (the spec's EarlyStopping), and count the epochs up to
+    the best value of the objective."""
+    import keras
+
+    from sweeps.builders import make_builder
+    from sweeps.engines.base import build_context
+    from sweeps.recheck_training import train_configuration
+
+    longer = dataclasses.replace(spec, training=dataclasses.replace(spec.training,
+                                                                    max_epochs=max_epochs))
+    builder, _ = make_builder(longer, build_context(longer, dataset))
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed)
+    history = train_configuration(longer, builder, dataset, hp, builder.build(hp))
+    metric = spec.objective.metric if spec.objective.metric != "params" else "val_loss"
+    series = history.get(metric) or history.get("loss") or [0.0]
+    best = max(series) if spec.objective.direction is Direction.MAX else min(series)
+    return series.index(best) + 1
 
 
 def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,

@@ -124,7 +124,7 @@ def test_final_retrain_defaults_to_auto_and_is_not_part_of_the_sweeps_identity()
     assert not auto.retrains(54_000) and auto.retrains(10_000) and auto.retrains(54_000, 5)
     on = parse_spec(minimal + "final: {retrain: true}\n", "m.yaml")
     assert on.final.retrains(54_000)
-    assert on.to_dict()["final"] == {"retrain": True, "baselines": True}
+    assert on.to_dict()["final"] == {"retrain": True, "baselines": True, "max_epochs": None}
     assert parse_spec(minimal, "m.yaml").to_dict()["final"]["retrain"] == "auto"
     off = parse_spec(minimal + "final: {retrain: false}\n", "m.yaml")
     assert not off.final.retrains(100, 5)
@@ -133,9 +133,12 @@ def test_final_retrain_defaults_to_auto_and_is_not_part_of_the_sweeps_identity()
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("final: {retrian: true}", 'm.yaml: final.retrian: unknown key (did you mean "retrain"?); '
-                               "known keys here: baselines, retrain"),
+                               "known keys here: baselines, max_epochs, retrain"),
     ("final: {retrain: 3}", "m.yaml: final.retrain: expected auto, true or false, got 3"),
     ("final: true", "m.yaml: final: expected a mapping, got true"),
+    ("final: {retrain: false, max_epochs: 50}", "m.yaml: final.max_epochs: finds the epochs of "
+     "a final fit, but final.retrain is false; set retrain: true (or auto), or drop max_epochs"),
+    ("final: {max_epochs: 0}", "m.yaml: final.max_epochs: expected an integer >= 1 or null, got 0"),
 ])
 def test_a_bad_final_section_is_one_line(text: str, expected: str) -> None:
     with pytest.raises(SpecError) as raised:
@@ -163,3 +166,18 @@ def test_a_builders_own_compile_and_fit_make_the_final_model(workdir: Path,
     assert set(result.test_metrics) == {"test_accuracy", "test_loss"} == {
         k.removeprefix("best_trial_") for k in client.get_run(result.sweep_run_id).data.metrics
         if k.startswith("best_trial_")}
+
+
+def test_final_max_epochs_finds_the_epoch_count_on_validation_first(tracking_uri: str) -> None:
+    # The Keras Tuner tutorial's last step: the best hyperparameters trained longer than the
+    # trials were (with validation and EarlyStopping), then retrained on all for their best.
+    result, output = sweep("tuner.kind=random", "tuner.max_trials=2", "training.max_epochs=2",
+                           "final.max_epochs=5", "training.early_stopping.patience=1")
+    fit = result.final_fit
+    assert fit is not None and fit.model is not None and fit.searched_epochs == 5
+    assert 1 <= fit.epochs <= 5
+    assert (f"for {fit.epochs} epoch{'s' if fit.epochs != 1 else ''}, the best of up to 5 on "
+            "validation") in output
+    run = MlflowClient(tracking_uri).get_run(result.sweep_run_id)
+    assert run.data.metrics[T.FINAL_FIT_EPOCHS] == fit.epochs
+    assert run.data.tags[T.FINAL_MODEL] == T.FINAL_RETRAINED

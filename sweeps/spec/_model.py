@@ -211,12 +211,18 @@ class FinalSpec:
     #: True: the builder's default hyperparameters (trained as a trial) and, for a table of
     #: features, a linear model are tested beside the final model (:mod:`sweeps.baselines`).
     baselines: bool = True
+    #: The epoch count of the final fit found as the Keras Tuner tutorial finds it: the
+    #: best hyperparameters trained up to this many epochs with validation (EarlyStopping),
+    #: their best epoch taken. None: the epochs the best trial's weights had. Implies
+    #: ``retrain``.
+    max_epochs: int | None = None
 
     def retrains(self, train_examples: int, executions: int = 1) -> bool:
         """Whether the final model is retrained, for data of ``train_examples`` and trials
         of ``executions`` fits each (with several, no one fit's weights are the trial's)."""
         if self.retrain is None:
-            return train_examples <= SMALL_DATA or executions > 1
+            return (train_examples <= SMALL_DATA or executions > 1
+                    or self.max_epochs is not None)
         return self.retrain
 
 
@@ -278,7 +284,7 @@ class SweepSpec:
             },
             "validation": {"folds": self.validation.folds},
             "final": {"retrain": "auto" if self.final.retrain is None else self.final.retrain,
-                      "baselines": self.final.baselines},
+                      "baselines": self.final.baselines, "max_epochs": self.final.max_epochs},
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
                          "register_model": self.tracking.register_model or False},
