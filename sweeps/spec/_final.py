@@ -23,10 +23,9 @@ def parse_final(node: Node) -> FinalSpec:
     if retrain != "auto" and not isinstance(retrain, bool):
         node.fail("retrain", f"expected auto, true or false, got {describe(retrain)}")
     max_epochs = node.integer("max_epochs", None, minimum=1, maximum=MAX_EPOCHS, nullable=True)
-    if max_epochs is not None:
-        if retrain is False:
-            node.fail("max_epochs", "finds the epochs of a final fit, but final.retrain is "
-                                    "false; set retrain: true (or auto), or drop max_epochs")
+    if max_epochs is not None and retrain is False:
+        node.fail("max_epochs", "finds the epochs of a final fit, but final.retrain is "
+                                "false; set retrain: true (or auto), or drop max_epochs")
     final = FinalSpec(retrain=None if retrain == "auto" else retrain,
                       baselines=node.boolean("baselines", True), max_epochs=max_epochs)
     node.finish()
