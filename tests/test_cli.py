@@ -42,8 +42,8 @@ def test_list_and_show() -> None:
     listing = sweeps("list")
     assert listing.returncode == 0
     assert [line.split()[0] for line in listing.stdout.splitlines()] == [
-        "breast_cancer_sizes", "diabetes", "fashion_cnn", "fashion_mnist_mlp", "mnist_mlp",
-        "model_sizes"]
+        "breast_cancer", "breast_cancer_sizes", "diabetes", "fashion_cnn", "fashion_mnist_mlp",
+        "mnist_mlp", "model_sizes"]
     shown = sweeps("show", "mnist_mlp", "--tuner", "random", "--max-trials", "3",
                    "--set", "data.subset=500")
     assert shown.returncode == 0

@@ -398,3 +398,28 @@ def test_narrowing_an_integer_to_text_is_refused_in_one_line(workdir, tracking_u
                    "(a string)"), err
     assert "Traceback" not in err
     assert no_runs(tracking_uri, "text_units")
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian package dataset-fashion-mnist is not installed")
+def test_the_keras_tuner_tutorial_example_runs_with_its_last_step(
+        workdir, tracking_uri, monkeypatch, capsys) -> None:
+    """examples/keras_tuner_tutorial, on a slice: the tutorial's own builder and data, and
+    final.max_epochs for its last step."""
+    import shutil
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "keras_tuner_tutorial"
+    for name in ("tutorial.yaml", "tutorial_model.py"):
+        shutil.copy(example / name, workdir / name)
+    monkeypatch.delenv("SWEEPS_DATA_DIR")  # MNIST's folder in the tests: Debian's here
+    try:
+        code = main(["run", "tutorial.yaml", "--max-epochs", "2", "--set", "data.subset=3000",
+                     "--set", "tuner.hyperband.max_trials=3", "--set", "final.max_epochs=3"])
+    finally:
+        sys.modules.pop("tutorial_model", None)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "the best of up to 3 on validation" in out
+    assert "tuned vs defaults: test_accuracy" in out
+    sweep, trials = trial_runs(tracking_uri, "keras_tuner_tutorial")
+    assert trials and sweep.data.tags[T.FINAL_MODEL] == T.FINAL_RETRAINED
