@@ -58,7 +58,7 @@ def test_bad_spec_exits_2_with_one_paragraph_and_logs_nothing(workdir: Path) -> 
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f'error: {spec}: training.max_epoch: unknown key (did you mean "max_epochs"?); '
-        "known keys here: batch_size, early_stopping, lr_schedule, max_epochs"
+        "known keys here: batch_size, early_stopping, executions_per_trial, lr_schedule, max_epochs"
     )
     assert "Traceback" not in proc.stderr
     assert not (workdir / "mlflow.db").exists()
