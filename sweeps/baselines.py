@@ -133,7 +133,7 @@ def uplift(metric: str, tuned: float, baseline: float) -> tuple[bool, str]:
 
 def metric_key(name: str, metric: str) -> str:
     """How a baseline's test metric is logged on the sweep run: ``baseline_default_test_mae``."""
-    return f"baseline_{name}_{metric}"
+    return f"baseline_{name}_{metric}"  # tracking.tags.BASELINE_PREFIX: its reader
 
 
 def compared_metric(test_metrics: Mapping[str, float], objective: str) -> str | None:
@@ -177,7 +177,7 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     import keras
 
     from sweeps.final_fit import fit_on_all
-    from sweeps.recheck_training import train_configuration
+    from sweeps.recheck_training import epochs_to_best, train_configuration
 
     metrics: dict[str, dict[str, float]] = {}
     what: dict[str, str] = {}
@@ -193,7 +193,7 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     what[DEFAULTS] = " ".join(f"{k}={v}" for k, v in hp.values.items())
     losses = history.get("loss") or [math.nan]
     if math.isfinite(losses[-1]) and retrained:
-        fit = fit_on_all(spec, data, hp, _epochs_to_best(spec, history))
+        fit = fit_on_all(spec, data, hp, epochs_to_best(spec, history))
         model = fit.model
         if fit.failure:
             losses = [math.nan]
@@ -208,16 +208,6 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     else:
         what[LINEAR], metrics[LINEAR] = linear
     return Baselines(metrics=metrics, what=what, notes=notes)
-
-
-def _epochs_to_best(spec: SweepSpec, history: Mapping[str, list[float]]) -> int:
-    """Epochs up to the best of the objective (``val_loss`` for the parameter count), as
-    the engines count a trial's."""
-    metric = spec.objective.metric if spec.objective.metric != "params" else "val_loss"
-    series = history.get(metric) or history.get("loss") or [0.0]
-    direction = direction_of(metric) or spec.objective.direction
-    best = max(series) if direction is Direction.MAX else min(series)
-    return series.index(best) + 1
 
 
 def linear_baseline(data: Dataset) -> tuple[str, dict[str, float]] | None:

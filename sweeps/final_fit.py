@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sweeps import interrupts
-from sweeps.metrics import Direction
 from sweeps.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -76,18 +75,15 @@ def best_epoch_count(spec: SweepSpec, dataset: Dataset, hp: Any, max_epochs: int
 
     from sweeps.builders import make_builder
     from sweeps.engines.base import build_context
-    from sweeps.recheck_training import train_configuration
+    from sweeps.recheck_training import epochs_to_best, train_configuration
 
     longer = dataclasses.replace(spec, training=dataclasses.replace(spec.training,
                                                                     max_epochs=max_epochs))
     builder, _ = make_builder(longer, build_context(longer, dataset))
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
-    history = train_configuration(longer, builder, dataset, hp, builder.build(hp))
-    metric = spec.objective.metric if spec.objective.metric != "params" else "val_loss"
-    series = history.get(metric) or history.get("loss") or [0.0]
-    best = max(series) if spec.objective.direction is Direction.MAX else min(series)
-    return series.index(best) + 1
+    return epochs_to_best(spec, train_configuration(longer, builder, dataset, hp,
+                                                    builder.build(hp)))
 
 
 def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,

@@ -22,7 +22,7 @@ from sweeps.metrics import Direction
 if TYPE_CHECKING:
     from sweeps.rechecking import Candidate, RecheckObserver
 
-__all__ = ["ConfigurationTrainer", "train_configuration"]
+__all__ = ["ConfigurationTrainer", "train_configuration", "epochs_to_best"]
 
 
 class ConfigurationTrainer:
@@ -112,3 +112,15 @@ def train_configuration(spec: Any, builder: Any, data: Any, hp: Any, model: Any,
     builder.fit(hp, model, **fit_arguments(spec, data), callbacks=[
         *training_callbacks(spec), keras.callbacks.LambdaCallback(on_epoch_end=epoch_end)])
     return history
+
+
+def epochs_to_best(spec: Any, history: Mapping[str, list[float]]) -> int:
+    """Epochs of ``history`` up to and including the best of the objective (``val_loss`` for
+    the parameter count), as the engines count a trial's: what a fit on all data trains for."""
+    from sweeps.metrics import direction_of
+
+    metric = spec.objective.metric if spec.objective.metric != "params" else "val_loss"
+    series = history.get(metric) or history.get("loss") or [0.0]
+    direction = direction_of(metric) or spec.objective.direction
+    best = max(series) if direction is Direction.MAX else min(series)
+    return series.index(best) + 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeps.baselines import DEFAULTS, LINEAR
+from sweeps.baselines import DEFAULTS, LINEAR, metric_key
 from sweeps.events import SweepEnded
 from tracking import tags as T
 
@@ -63,7 +63,7 @@ def baseline_metrics(event: SweepEnded) -> dict[str, float]:
     found = event.baselines
     if found is None:
         return {}
-    return {f"{T.BASELINE_PREFIX}{name}_{key}": value
+    return {metric_key(name, key): value
             for name, metrics in found.metrics.items() for key, value in metrics.items()}
 
 
