@@ -80,14 +80,18 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
          resume: bool = False, overwrite: bool = False, stream: TextIO | None = None,
          quiet: bool = True, register_model: str | bool = True,
          final_retrain: bool | str = "auto", callbacks: Sequence[Any] = (), folds: int = 1,
-         executions_per_trial: int = 1) -> SweepResult:
+         executions_per_trial: int = 1, validation_data: Any = None) -> SweepResult:
     """Tune ``build_model`` on ``data`` without a spec file.
 
     ``build_model``: a KerasTuner-style ``build_model(hp)`` function, a
     ``keras_tuner.HyperModel`` or a sweeps ``Hypermodel``. ``data``: ``(x, y)`` (validation
     and, with ``test_split``, test held out), what ``keras.datasets.*.load_data()`` returns,
     a mapping with ``train``/``validation``/``test`` pairs, or a loader function returning
-    one of these. ``objective``: a metric name (direction from its name), a mapping with
+    one of these; or a batched ``tf.data.Dataset`` or ``keras.utils.PyDataset`` with
+    ``validation_data`` another, as ``model.fit`` takes them (read batch by batch, never held
+    whole; a mapping adds a ``test`` one). ``validation_data``: the validation split, as
+    ``fit``'s argument of that name (an ``(x, y)`` pair or a dataset).
+    ``objective``: a metric name (direction from its name), a mapping with
     ``metric`` and ``direction``, or a list of those; default ``val_loss``.
     ``register_model``: the Model Registry name of the final model (``True``: the sweep's
     name; ``False``: logged on the sweep run only). ``final_retrain``: the spec's
@@ -103,6 +107,11 @@ def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "
     ``overwrite``, as the CLI does; a different ``data`` or space is a different sweep.
     """
     data = _called(data)
+    if validation_data is not None:
+        if isinstance(data, Mapping):
+            raise TypeError("sweeps.tune(): give the validation split once, in data's "
+                            "'validation' or as validation_data, not both")
+        data = {"train": data, "validation": validation_data}
     name = name or getattr(build_model, "__name__", type(build_model).__name__)
     raw: dict[str, Any] = {
         "name": name,

@@ -138,11 +138,12 @@ def metric_key(name: str, metric: str) -> str:
 
 def compared_metric(test_metrics: Mapping[str, float], objective: str) -> str | None:
     """The test metric the uplift is quoted on: the objective's (``val_mae`` -> ``test_mae``)
-    where the test set reports it, else the first one that is not the loss."""
+    where the test set reports it, else the first one that is not the loss (the task's own:
+    accuracy, MAE), which is what the champion alias is decided on as well."""
     from sweeps.metrics import base_name
 
     wanted = f"test_{base_name(objective)}"
-    if wanted in test_metrics:
+    if wanted in test_metrics and wanted != "test_loss":
         return wanted
     others = [k for k in test_metrics if k != "test_loss"]
     return others[0] if others else next(iter(test_metrics), None)
@@ -176,6 +177,7 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     are too, for as many epochs as their own best epoch (as the final fit does)."""
     import keras
 
+    from sweeps.data import no_test_set
     from sweeps.final_fit import fit_on_all
     from sweeps.recheck_training import epochs_to_best, train_configuration
 
@@ -183,7 +185,7 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     what: dict[str, str] = {}
     notes: dict[str, str] = {}
     if not data.has_test:
-        note = "no test set: set data.test_split to hold one out"
+        note = no_test_set(data)
         return Baselines(notes={DEFAULTS: note, LINEAR: note})
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
@@ -204,7 +206,8 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     keras.backend.clear_session()
     linear = linear_baseline(data)
     if linear is None:
-        notes[LINEAR] = "the inputs are not a table of features"
+        notes[LINEAR] = (f"the data is a {data.x_train.kind}, read batch by batch"
+                         if data.streamed else "the inputs are not a table of features")
     else:
         what[LINEAR], metrics[LINEAR] = linear
     return Baselines(metrics=metrics, what=what, notes=notes)
@@ -219,7 +222,8 @@ def linear_baseline(data: Dataset) -> tuple[str, dict[str, float]] | None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if data.x_train.ndim != 2 or data.x_test is None or data.y_test is None:
+    if (data.streamed or data.x_train.ndim != 2 or data.x_test is None
+            or data.y_test is None):
         return None
     x = np.concatenate([data.x_train, data.x_val]).astype(np.float64)
     y = np.concatenate([data.y_train, data.y_val])

@@ -190,7 +190,8 @@ def _reported_metrics(spec: SweepSpec, builder: Builder, model: Any,
         return ("loss", *builder.context.task.metric_names)
     # The builder compiled it with metrics of its own: one tiny evaluation names them.
     try:
-        logs = model.evaluate(data.x_train[:2], data.y_train[:2], return_dict=True, verbose=0)
+        x, y = data.sample(2)
+        logs = model.evaluate(x, y, return_dict=True, verbose=0)
     except Exception as exc:  # noqa: BLE001 - the user's model does not fit the data: say so
         raise SpecError(spec.source, "hypermodel", f"{spec.hypermodel.name}'s model, built "
                         "with default values, failed on two training examples, before any "

@@ -52,6 +52,10 @@ class ExecutionPlan:
     def of(cls, spec: SweepSpec, data: Dataset) -> ExecutionPlan:
         folds = spec.validation.folds
         indices: tuple[Any, ...] = ()
+        if folds > 1 and data.streamed:
+            raise SpecError(spec.source, "validation.folds", f"k-fold cross-validation "
+                            f"re-splits the examples, which a {data.x_train.kind} given as it is "
+                            f"cannot be; expected folds: 1, got {folds} (give arrays to fold)")
         if folds > 1:
             try:
                 indices = _fold_indices(data, folds, spec.seed)
@@ -85,7 +89,7 @@ class ExecutionPlan:
         """``x``, ``y`` and ``validation_data`` of execution ``n``."""
         data = self.data
         if self.folds == 1:
-            return dict(x=data.x_train, y=data.y_train, validation_data=(data.x_val, data.y_val))
+            return data.fit_inputs()
         import numpy as np
 
         fold = n // self.repeats

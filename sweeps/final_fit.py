@@ -91,14 +91,11 @@ def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,
     """Train the configuration ``hp`` from scratch on training + validation data for
     ``epochs`` epochs (the final fit; the defaults baseline when the final model is one)."""
     import keras
-    import numpy as np
 
     from sweeps.builders import make_builder
     from sweeps.engines.base import build_context, fit_arguments, training_callbacks
 
-    data = dataclasses.replace(
-        dataset, x_train=np.concatenate([dataset.x_train, dataset.x_val]),
-        y_train=np.concatenate([dataset.y_train, dataset.y_val]))
+    data = dataset.pooled()
     # A builder bound to the combined data: its schedule's epoch length and its inputs'
     # statistics are those of the data it now trains on.
     builder, _ = make_builder(spec, build_context(spec, data))

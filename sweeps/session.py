@@ -121,6 +121,7 @@ class Session:
         from sweeps.builders import make_builder
         from sweeps.declared import declare_space
         from sweeps.engines import build_context
+        from sweeps.executions import ExecutionPlan
 
         # Its per-trial INFO lines, and the traceback it logs at WARNING for each failed
         # trial: the console shows the failure, the trial's MLflow run keeps the traceback
@@ -140,6 +141,9 @@ class Session:
         # a length scale reaches its bound: routine in a small search, not the user's concern.
         warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
         spec, data = self.spec, self.dataset
+        # Folds that the data cannot give are one error before anything is logged (the
+        # engines make the same plan again when they search).
+        ExecutionPlan.of(spec, data)
         self.context = build_context(spec, data)
         self.builder, space = make_builder(spec, self.context)
         self.declared = declare_space(self.builder, spec, data, space)
@@ -210,7 +214,9 @@ class Session:
             best_trial_metrics, self.test_metrics = self.test_metrics, self._evaluate(final.model)
         final_model = final.model if final is not None and final.model is not None else model
         if final_model is not None and not self.dataset.has_test:
-            note = "no test set: set data.test_split to hold one out"
+            from sweeps.data import no_test_set
+
+            note = no_test_set(self.dataset)
         baselines = None
         if final_model is not None and self.spec.final.baselines and self.dataset.has_test:
             from sweeps.baselines import train_baselines
@@ -256,8 +262,8 @@ class Session:
         """``test_<metric>`` for every compiled metric; empty without a test set."""
         if not self.dataset.has_test:
             return {}
-        logs = model.evaluate(self.dataset.x_test, self.dataset.y_test, batch_size=1024,
-                              verbose=0, return_dict=True)
+        batch = {} if self.dataset.streamed else {"batch_size": 1024}
+        logs = model.evaluate(**self.dataset.test_inputs(), verbose=0, return_dict=True, **batch)
         return {f"test_{name}": float(value) for name, value in logs.items()}
 
     def result(self) -> SweepResult:

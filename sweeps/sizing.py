@@ -179,17 +179,33 @@ def _time(builder: Builder, hp: Any, spec: SweepSpec, data: Dataset) -> tuple[in
     start = time.perf_counter()
     model = builder.build(hp)
     built_s = time.perf_counter() - start
-    batch = spec.training.batch_size
-    share = min(1.0, TIMED_BATCHES * batch / len(data.x_train))
-    n_train = max(1, math.ceil(share * len(data.x_train)))
-    n_val = max(1, math.ceil(share * len(data.x_val)))
     timer = _EpochTimer()
-    builder.fit(hp, model, x=data.x_train[:n_train], y=data.y_train[:n_train],
-                validation_data=(data.x_val[:n_val], data.y_val[:n_val]),
-                epochs=TIMED_EPOCHS, batch_size=batch, verbose=0, callbacks=[timer.callback])
+    inputs, scale = _timed_inputs(spec, data)
+    builder.fit(hp, model, **inputs, epochs=TIMED_EPOCHS, verbose=0, callbacks=[timer.callback])
     first, steady = timer.seconds[0], min(timer.seconds[1:])
-    scale = (len(data.x_train) + len(data.x_val)) / (n_train + n_val)
     return model.count_params(), steady * scale, built_s + max(0.0, first - steady)
+
+
+def _timed_inputs(spec: SweepSpec, data: Dataset) -> tuple[dict[str, Any], float]:
+    """At most :data:`TIMED_BATCHES` training batches (validation in proportion), and how
+    many times longer a full epoch is."""
+    from sweeps.data import Stream, head_batches
+
+    x_train, x_val = data.x_train, data.x_val
+    if isinstance(x_train, Stream) and isinstance(x_val, Stream):
+        share = min(1.0, TIMED_BATCHES / x_train.batches)
+        n_train = max(1, math.ceil(share * x_train.batches))
+        n_val = max(1, math.ceil(share * x_val.batches))
+        scale = (x_train.batches + x_val.batches) / (n_train + n_val)
+        return dict(x=head_batches(x_train, n_train),
+                    validation_data=head_batches(x_val, n_val)), scale
+    batch = spec.training.batch_size
+    share = min(1.0, TIMED_BATCHES * batch / len(x_train))
+    n_train = max(1, math.ceil(share * len(x_train)))
+    n_val = max(1, math.ceil(share * len(x_val)))
+    scale = (len(x_train) + len(x_val)) / (n_train + n_val)
+    return dict(x=x_train[:n_train], y=data.y_train[:n_train], batch_size=batch,
+                validation_data=(x_val[:n_val], data.y_val[:n_val])), scale
 
 
 def measure_models(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,

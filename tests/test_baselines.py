@@ -79,7 +79,10 @@ def test_uplift_reads_the_direction_from_the_metric() -> None:
     assert uplift("test_mae", 40.0, 50.0) == (True, "20.0 % lower")
     assert uplift("test_accuracy", 0.9, 0.95) == (False, "5.3 % lower")
     assert compared_metric({"test_loss": 1.0, "test_mae": 2.0}, "val_mae") == "test_mae"
-    assert compared_metric({"test_loss": 1.0, "test_accuracy": 0.5}, "val_loss") == "test_loss"
+    # The loss is not what a user reads: the task's own metric, as the champion is decided on.
+    assert compared_metric({"test_loss": 1.0, "test_accuracy": 0.5}, "val_loss") == \
+        "test_accuracy"
+    assert compared_metric({"test_loss": 1.0}, "val_loss") == "test_loss"
     assert compared_metric({"test_loss": 1.0, "test_accuracy": 0.5}, "val_auc") == \
         "test_accuracy"
     assert uplift_lines({"test_mae": 40.0}, {"default": {"test_mae": 50.0},

@@ -66,9 +66,7 @@ class SweepDatasets:
             splits[T.DATA_TEST] = (data.x_test, data.y_test)
         inputs = {}
         for context, (x, y) in splits.items():
-            dataset = from_numpy(x, source=source, targets=y, name=data.name,
-                                 digest=content_digest(x, y))
-            fields = dataset.to_dict()  # schema and profile (shapes, sizes) included
+            fields = _fields(x, y, source, data.name)
             entity = DatasetEntity(
                 name=fields["name"], digest=fields["digest"], source_type=fields["source_type"],
                 source=fields["source"], schema=fields.get("schema"),
@@ -89,3 +87,23 @@ class SweepDatasets:
     def name(self, context: str) -> str | None:
         found = self.by_context.get(context)
         return found.dataset.name if found else None
+
+
+def _fields(x: Any, y: np.ndarray, source: Any, name: str) -> dict[str, Any]:
+    """MLflow's description of one split: its schema and profile (shapes, sizes) included.
+
+    A stream (the user's batched dataset) is described by its first batch and all its
+    labels, as far as sweeps reads it without a pass over the features: its digest tells
+    datasets apart by type, length, first batch and labels, not by every example.
+    """
+    from sweeps.data import Stream
+
+    if not isinstance(x, Stream):
+        return from_numpy(x, source=source, targets=y, name=name,
+                          digest=content_digest(x, y)).to_dict()
+    head = x.head
+    fields = from_numpy(head, source=source, targets=y[:len(head)], name=name,
+                        digest=content_digest(head, y)).to_dict()
+    fields["profile"] = json.dumps({"kind": x.kind, "batches": x.batches,
+                                    "examples": len(x), "features_shape": list(x.shape)})
+    return fields

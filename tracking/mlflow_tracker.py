@@ -202,7 +202,7 @@ class MlflowTracker(SweepObserver):
             self._requirements = keras_requirements()
         if event.dataset is not None:  # digests computed once, for the sweep and every trial
             self.writer.submit(self._digest, event.dataset)
-            self._example = input_example(event.dataset.x_train)
+            self._example = input_example(event.dataset.sample(5)[0])
         if event.resume_run_id is not None:
             self._resume(event.resume_run_id, set(event.rerun_trial_ids))
             self._record_budget(event)

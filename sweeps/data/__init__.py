@@ -17,7 +17,7 @@ pandas, scikit-learn and Keras are imported only by the sources that need them.
 
 from __future__ import annotations
 
-from sweeps.data._dataset import Dataset, load_dataset
+from sweeps.data._dataset import Dataset, load_dataset, no_test_set
 from sweeps.data._idx import (
     DATA_DIR_ENV,
     DEBIAN_DIRS,
@@ -27,6 +27,7 @@ from sweeps.data._idx import (
     read_idx,
 )
 from sweeps.data._sources import SKLEARN_DATASETS, SOURCES
+from sweeps.data._stream import Stream, feature_sample, head_batches, is_stream
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -35,8 +36,13 @@ __all__ = [
     "SKLEARN_DATASETS",
     "SOURCES",
     "Dataset",
+    "Stream",
+    "feature_sample",
+    "head_batches",
+    "is_stream",
     "find_idx_dir",
     "load_arrays",
     "load_dataset",
+    "no_test_set",
     "read_idx",
 ]

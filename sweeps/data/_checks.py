@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from sweeps.data._raw import Pair, RawData
+from sweeps.data._stream import Stream
 from sweeps.task import TaskKind, is_one_hot
 
 __all__ = ["check_arrays", "check_labels", "first_nonfinite"]
@@ -57,11 +58,31 @@ def check_arrays(raw: RawData) -> RawData:
             found = ", ".join(f"{split} {shape}" for split, shape in shapes.items())
             raise raw.error(f"expected one {part} shape per example in every split, found "
                             f"{found}")
-    for split, (x, _) in splits.items():
+    streams = {type(x) for x, _ in splits.values()}
+    if len(streams) > 1 and Stream in streams:
+        raise raw.error(f"expected every split of one form, got {_forms(splits)}: give each "
+                        "split as arrays, or each as a batched dataset")
+    if Stream in streams and len({x.kind for x, _ in splits.values()}) > 1:
+        raise raw.error(f"expected every split of one form, got {_forms(splits)}")
+    for split, (x, y) in splits.items():
+        if isinstance(x, Stream):
+            bad = first_nonfinite(x.head)
+            if bad is not None:
+                raise raw.error(f"NaN or infinite feature in the {split} split's first batch, "
+                                f"first at index {bad}")
+            if y.dtype.kind not in "biuf":
+                raise raw.error(f"expected numeric labels in the {split} split (Keras reads a "
+                                f"dataset's labels as they are), got {y.dtype}")
+            continue
         bad = first_nonfinite(x)
         if bad is not None:
             raise raw.error(f"NaN or infinite feature in the {split} split, first at index {bad}")
     return _labels_as_numbers(raw, splits)
+
+
+def _forms(splits: dict[str, Pair]) -> str:
+    return ", ".join(f"{split} {x.kind if isinstance(x, Stream) else 'arrays'}"
+                     for split, (x, _) in splits.items())
 
 
 def _labels_as_numbers(raw: RawData, splits: dict[str, Pair]) -> RawData:

@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from sweeps.data._stream import Stream, is_stream, read_stream
 from sweeps.errors import DataError, one_line
 
 __all__ = ["SPLITS", "Pair", "RawData", "data_error", "describe", "from_python"]
 
-Pair = tuple[np.ndarray, np.ndarray]
+#: ``(x, y)``: arrays, or a batched stream (read by Keras as it is) and its labels.
+Pair = tuple["np.ndarray | Stream", np.ndarray]
 SPLITS = ("train", "validation", "test")
 _EXPECTED = ("((x_train, y_train), (x_test, y_test)) as keras.datasets returns, an (x, y) pair, "
              "or a mapping with 'train' and optional 'validation' and 'test', each an (x, y) "
-             "pair of arrays")
+             "pair of arrays or a batched tf.data.Dataset or keras.utils.PyDataset")
 
 
 def data_error(where: str, key: str, message: str) -> DataError:
@@ -84,14 +86,17 @@ def _is_pair(obj: Any) -> bool:
     return isinstance(obj, (tuple, list)) and len(obj) == 2
 
 
-def from_python(obj: Any, *, source: str, where: str, key: str) -> RawData:
+def from_python(obj: Any, *, source: str | None, where: str, key: str) -> RawData:
     """Splits from what a loader function returned or what was given from Python.
 
     Accepted: ``((x_train, y_train), (x_test, y_test))`` as ``keras.datasets.*.load_data()``
     returns (told apart from an ``(x, y)`` pair by both items being 2-tuples); an ``(x, y)``
     pair (training examples only); a mapping with ``train`` and optional ``validation`` and
-    ``test``, each an ``(x, y)`` pair. Arrays are taken as they are; array-likes (lists,
-    DataFrames) go through ``np.asarray``.
+    ``test``, each an ``(x, y)`` pair or a batched ``tf.data.Dataset`` /
+    ``keras.utils.PyDataset`` (a lone one is the train split). Arrays are taken as they are;
+    array-likes (lists, DataFrames) go through ``np.asarray``; a stream is read once for its
+    labels and kept as it is (:mod:`sweeps.data._stream`). ``source`` ``None``: data given
+    from Python, described by its form.
     """
     given: dict[str, Any]
     if isinstance(obj, Mapping):
@@ -99,6 +104,8 @@ def from_python(obj: Any, *, source: str, where: str, key: str) -> RawData:
         if obj.get("train") is None or unknown:
             raise data_error(where, key, f"expected {_EXPECTED}; got {describe(obj)}")
         given = {name: obj[name] for name in SPLITS if obj.get(name) is not None}
+    elif is_stream(obj):
+        given = {"train": obj}
     elif _is_pair(obj) and all(isinstance(part, tuple) and len(part) == 2 for part in obj):
         given = {"train": obj[0], "test": obj[1]}
     elif _is_pair(obj):
@@ -106,11 +113,17 @@ def from_python(obj: Any, *, source: str, where: str, key: str) -> RawData:
     else:
         raise data_error(where, key, f"expected {_EXPECTED}; got {describe(obj)}")
     pairs = {name: _as_pair(value, name, where, key) for name, value in given.items()}
+    if source is None:  # given from Python: say in what form
+        first = pairs["train"][0]
+        source = f"{first.kind if isinstance(first, Stream) else 'arrays'} given from Python"
     return RawData(source=source, where=where, key=key, train=pairs["train"],
                    validation=pairs.get("validation"), test=pairs.get("test"))
 
 
 def _as_pair(value: Any, split: str, where: str, key: str) -> Pair:
+    if is_stream(value):
+        stream = read_stream(value, split, where=where, key=key)
+        return stream, stream.labels
     if not _is_pair(value):
         raise data_error(where, key, f"expected the {split} split as an (x, y) pair of arrays, "
                                      f"got {describe(value)}")

@@ -93,8 +93,7 @@ def read_source(spec: DataSpec) -> RawData:
         return read_sklearn(name)
     if name == "loader":
         return read_loader(spec.loader)
-    return from_python(spec.arrays, source="arrays given from Python", where=_ARRAYS_WHERE,
-                       key="data.arrays")
+    return from_python(spec.arrays, source=None, where=_ARRAYS_WHERE, key="data.arrays")
 
 
 def read_sklearn(name: str) -> RawData:

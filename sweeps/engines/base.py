@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,19 +97,23 @@ def build_context(spec: SweepSpec, data: Dataset) -> BuildContext:
     schedule's ``decay_per: epoch`` resolved."""
     import numpy as np
 
+    from sweeps.data import feature_sample
+
     schedule = spec.training.lr_schedule
     if schedule.decay_per == "epoch":
-        decay_steps = math.ceil(len(data.x_train) / spec.training.batch_size)
+        decay_steps = data.steps_per_epoch(spec.training.batch_size)
     else:
         assert schedule.decay_steps is not None  # the loader requires it for "steps"
         decay_steps = schedule.decay_steps
     pixels = data.x_train.dtype == np.uint8
     mean = variance = None
     if not pixels and np.issubdtype(data.x_train.dtype, np.floating):
-        # Per feature for a table; one mean and variance for anything of more axes.
-        axis = 0 if data.x_train.ndim == 2 else None
-        mean = np.asarray(data.x_train.mean(axis=axis, dtype=np.float64), dtype=np.float32)
-        variance = np.asarray(data.x_train.var(axis=axis, dtype=np.float64), dtype=np.float32)
+        # Per feature for a table; one mean and variance for anything of more axes. A stream's
+        # from its first batches: a pass over the features is what it must not need.
+        x = feature_sample(data.x_train) if data.streamed else data.x_train
+        axis = 0 if x.ndim == 2 else None
+        mean = np.asarray(x.mean(axis=axis, dtype=np.float64), dtype=np.float32)
+        variance = np.asarray(x.var(axis=axis, dtype=np.float64), dtype=np.float32)
     target_mean = target_std = None
     if data.task.kind is TaskKind.REGRESSION:
         y = np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1)
@@ -144,5 +147,6 @@ def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[
 
 def fit_arguments(spec: SweepSpec, data: Dataset) -> dict[str, Any]:
     """What every engine hands ``fit`` besides callbacks."""
-    return dict(x=data.x_train, y=data.y_train, validation_data=(data.x_val, data.y_val),
-                epochs=spec.training.max_epochs, batch_size=spec.training.batch_size, verbose=0)
+    # A stream comes batched: Keras refuses a batch_size beside it.
+    batch = {} if data.streamed else {"batch_size": spec.training.batch_size}
+    return dict(**data.fit_inputs(), epochs=spec.training.max_epochs, verbose=0, **batch)

@@ -258,8 +258,8 @@ class KerasTunerEngine(Engine):
                                   f"iteration {current} already started")
 
     def search(self, data: Dataset) -> None:
-        self.tuner.hypermodel.steps_per_epoch = math.ceil(
-            len(data.x_train) / self.spec.training.batch_size)
+        self.tuner.hypermodel.steps_per_epoch = data.steps_per_epoch(
+            self.spec.training.batch_size)
         self.tuner.execution_plan = ExecutionPlan.of(self.spec, data)
         try:
             self.tuner.search(callbacks=training_callbacks(self.spec),

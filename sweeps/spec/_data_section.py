@@ -77,10 +77,15 @@ def _digest(arrays: Any) -> str:
 
     import numpy as np
 
+    from sweeps.data import is_stream
+    from sweeps.data._stream import fingerprint
+
     digest = hashlib.sha256()
 
     def feed(value: Any) -> None:
-        if isinstance(value, Mapping):
+        if is_stream(value):
+            digest.update(fingerprint(value))
+        elif isinstance(value, Mapping):
             for key in sorted(value):
                 digest.update(str(key).encode())
                 feed(value[key])
