@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from sweeps.declared import DeclaredSpace
     from sweeps.spec import SweepSpec
 
-__all__ = ["Baselines", "DefaultsTrial", "train_baselines", "linear_baseline", "uplift",
-           "compared_metric", "uplift_lines", "metric_key", "DEFAULTS", "LINEAR"]
+__all__ = ["Baselines", "DefaultsRun", "DefaultsTrial", "default_values", "train_baselines",
+           "linear_baseline", "uplift", "compared_metric", "uplift_lines", "metric_key",
+           "DEFAULTS", "LINEAR"]
 
 DEFAULTS = "default"
 LINEAR = "linear"
@@ -105,6 +106,18 @@ def defaults_hp(declared: DeclaredSpace) -> Any:
     return hp
 
 
+def default_values(builder: Builder, declared: DeclaredSpace) -> dict[str, Any]:
+    """The defaults as the hyperparameter values a trial takes: what the builder asks for
+    when one model is built with :func:`defaults_hp` (the engines' first trial)."""
+    import keras
+
+    hp = defaults_hp(declared)
+    keras.backend.clear_session()
+    builder.build(hp)
+    keras.backend.clear_session()
+    return dict(hp.values)
+
+
 @dataclass(frozen=True)
 class Baselines:
     """Each baseline's test metrics (``test_<metric>``, as the final model's), by name."""
@@ -164,46 +177,63 @@ def uplift_lines(test_metrics: Mapping[str, float],
             continue
         better, change = uplift(metric, test_metrics[metric], theirs)
         model = f" ({what[name]})" if what and name == LINEAR and name in what else ""
+        verdict = "better" if better else "not better"
+        if name == DEFAULTS and theirs == test_metrics[metric]:
+            verdict = "the defaults won the search: they are the model"
         lines.append(f"tuned vs {label}{model}: {metric} {test_metrics[metric]:.4g} vs "
-                     f"{theirs:.4g} ({change}, {'better' if better else 'not better'})")
+                     f"{theirs:.4g} ({change}, {verdict})")
     return lines
 
 
+@dataclass(frozen=True)
+class DefaultsRun:
+    """The search's own trial of the defaults (the engines' first, :meth:`Engine.start_with`),
+    which the defaults baseline then is, trained as every trial was."""
+
+    trial_id: str
+    #: Its hyperparameter values (the defaults).
+    values: Mapping[str, Any]
+    #: Whether it is the best trial: the final model is then the defaults' too.
+    best: bool
+    engine: Any = field(repr=False)
+
+
 def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
-                    data: Dataset, evaluate: Any, *, retrained: bool) -> Baselines:
-    """Train and test both baselines; ``evaluate(model)`` gives a Keras model's test metrics
-    (the session's, so that they are measured as the final model's are). ``retrained``:
-    the final model was trained again on training plus validation data, so the defaults
-    are too, for as many epochs as their own best epoch (as the final fit does)."""
-    import keras
+                    data: Dataset, evaluate: Any, *, retrained: bool,
+                    run: DefaultsRun | None = None,
+                    tuned: Mapping[str, float] | None = None) -> Baselines:
+    """Test both baselines; ``evaluate(model)`` gives a Keras model's test metrics (the
+    session's, so that they are measured as the final model's are). ``retrained``: the final
+    model was trained again on training plus validation data, so the defaults are too.
 
+    With ``run``, the defaults were a trial of the search: their model is that trial's, made
+    final as the best trial's is (retrained the same way, else its own weights), and when
+    they won the search it is the final model itself (``tuned``, its metrics). Without (a
+    Hyperband sweep, a resumed one), they train once here on the training data, validated as
+    a trial is, for as many epochs again on all of it when ``retrained``."""
     from sweeps.data import no_test_set
-    from sweeps.final_fit import fit_on_all
-    from sweeps.recheck_training import epochs_to_best, train_configuration
 
-    metrics: dict[str, dict[str, float]] = {}
-    what: dict[str, str] = {}
-    notes: dict[str, str] = {}
     if not data.has_test:
         note = no_test_set(data)
         return Baselines(notes={DEFAULTS: note, LINEAR: note})
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(spec.seed)
-    hp = defaults_hp(declared)
-    model = builder.build(hp)
-    history = train_configuration(spec, builder, data, hp, model)
-    what[DEFAULTS] = " ".join(f"{k}={v}" for k, v in hp.values.items())
-    losses = history.get("loss") or [math.nan]
-    if math.isfinite(losses[-1]) and retrained:
-        fit = fit_on_all(spec, data, hp, epochs_to_best(spec, history))
-        model = fit.model
-        if fit.failure:
-            losses = [math.nan]
-    if math.isfinite(losses[-1]) and model is not None:
-        metrics[DEFAULTS] = evaluate(model)
+    metrics: dict[str, dict[str, float]] = {}
+    what: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    values: Mapping[str, Any]
+    if run is not None and run.best and tuned is not None:
+        found: dict[str, float] | None = dict(tuned)
+        values = run.values
+    elif run is not None:
+        found, values = _defaults_trial(spec, data, evaluate, run, retrained=retrained), run.values
+    else:
+        found, values = _train_defaults(spec, builder, declared, data, evaluate,
+                                        retrained=retrained)
+    what[DEFAULTS] = " ".join(f"{k}={v}" for k, v in values.items()
+                              if not str(k).startswith("tuner/"))
+    if found is not None:
+        metrics[DEFAULTS] = found
     else:
         notes[DEFAULTS] = "its training loss diverged"
-    keras.backend.clear_session()
     linear = linear_baseline(data)
     if linear is None:
         notes[LINEAR] = (f"the data is a {data.x_train.kind}, read batch by batch"
@@ -211,6 +241,46 @@ def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     else:
         what[LINEAR], metrics[LINEAR] = linear
     return Baselines(metrics=metrics, what=what, notes=notes)
+
+
+def _defaults_trial(spec: SweepSpec, data: Dataset, evaluate: Any, run: DefaultsRun, *,
+                    retrained: bool) -> dict[str, float] | None:
+    import keras
+
+    from sweeps.final_fit import retrain
+
+    if retrained:
+        fit = retrain(spec, data, run.engine, run.trial_id)
+        model = fit.model
+    else:
+        model = run.engine.load_checkpoint(run.trial_id)
+    found = evaluate(model) if model is not None else None
+    keras.backend.clear_session()
+    return found
+
+
+def _train_defaults(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
+                    data: Dataset, evaluate: Any, *,
+                    retrained: bool) -> tuple[dict[str, float] | None, Mapping[str, Any]]:
+    import keras
+
+    from sweeps.final_fit import fit_on_all
+    from sweeps.recheck_training import epochs_to_best, train_configuration
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(spec.seed)
+    hp = defaults_hp(declared)
+    model = builder.build(hp)
+    history = train_configuration(spec, builder, data, hp, model)
+    losses = history.get("loss") or [math.nan]
+    if math.isfinite(losses[-1]) and retrained:
+        fit = fit_on_all(spec, data, hp, epochs_to_best(spec, history))
+        model = fit.model
+        if fit.failure:
+            losses = [math.nan]
+    found = evaluate(model) if math.isfinite(losses[-1]) and model is not None else None
+    keras.backend.clear_session()
+    return found, dict(hp.values)
 
 
 def linear_baseline(data: Dataset) -> tuple[str, dict[str, float]] | None:

@@ -108,6 +108,8 @@ class Session:
         self.best_trial_test_metrics: dict[str, float] = {}
         self.final_fit: Any = None
         self.baselines: Any = None
+        #: The builder's default values, when the search was given them as its first trial.
+        self.defaults: dict[str, Any] = {}
 
     def start(self, *, quiet: bool) -> None:
         """Load TensorFlow, build the first model and check the spec against it, and set up
@@ -223,7 +225,9 @@ class Session:
 
             baselines = train_baselines(self.spec, self.builder, self.declared, self.dataset,
                                         self._evaluate,
-                                        retrained=final is not None and final.model is not None)
+                                        retrained=final is not None and final.model is not None,
+                                        run=self._defaults_run(engine, best),
+                                        tuned=self.test_metrics)
         self.best_model = final_model
         self.best_trial_model = model
         self.best_trial_test_metrics = best_trial_metrics
@@ -238,6 +242,28 @@ class Session:
         ))
         if self.tracker.model_note:  # where the model went: known once tracking has logged it
             self.console.note(self.tracker.model_note)
+
+    def start_with_defaults(self, engine: Engine) -> None:
+        """A fresh search's first trial: the builder's defaults (see ``Engine.start_with``),
+        when the sweep tests them as a baseline."""
+        if self.spec.final.baselines and self.dataset.has_test:
+            from sweeps.baselines import default_values
+
+            self.defaults = default_values(self.builder, self.declared)
+            engine.start_with(self.defaults)
+
+    def _defaults_run(self, engine: Engine, best: TrialRecord | None) -> Any:
+        """The completed trial that ran the defaults, if the search ran them."""
+        from sweeps.baselines import DefaultsRun
+
+        if not self.defaults:
+            return None
+        for record in sorted(self.book.records.values(), key=lambda r: r.number):
+            params = {k: v for k, v in record.params.items() if not k.startswith("tuner/")}
+            if record.status is TrialStatus.COMPLETED and params == self.defaults:
+                return DefaultsRun(record.trial_id, params, best=best is not None
+                                   and record.trial_id == best.trial_id, engine=engine)
+        return None
 
     def require_completed(self) -> None:
         """Raise :class:`~sweeps.errors.NoTrialCompleted` when trials ran and every one

@@ -68,6 +68,9 @@ def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool) -> Swe
         session.started(engine, join_run_id=None if engine.created else _wait_for_sweep_run(engine))
         if engine.created:
             engine.study.set_user_attr(RUN_ID_ATTR, session.tracker.parent_run_id)
+        # Every worker knows the defaults (whichever ends the sweep tests them); the study
+        # takes them as its first trial once (enqueue_trial skips a duplicate).
+        session.start_with_defaults(engine)
         engine.search_as_worker(session.dataset)
         _wait_for_workers(engine, session)
         # Whoever claims the end first ends the sweep run, founder or not: the sweep still

@@ -95,9 +95,12 @@ def test_uplift_reads_the_direction_from_the_metric() -> None:
 def test_a_model_that_loses_to_the_defaults_never_becomes_champion() -> None:
     losing = TestResult("test_mae", Direction.MIN, 46.9, "d1", defaults=44.5)
     moves, reason = _decide(losing, None)
-    assert not moves and reason == "test_mae 46.9000 does not beat the builder's defaults' 44.5000"
+    assert not moves and reason == "test_mae 46.9000 loses to the builder's defaults' 44.5000"
     winning = TestResult("test_mae", Direction.MIN, 43.0, "d1", defaults=44.5)
     assert _decide(winning, None) == (True, "the first; test_mae 43.0000")
+    # The defaults won the search, so the final model is theirs: it does not lose to itself.
+    same = TestResult("test_mae", Direction.MIN, 44.5, "d1", defaults=44.5)
+    assert _decide(same, None) == (True, "the first; test_mae 44.5000")
 
 
 def test_the_linear_baseline_on_a_table_and_none_on_images(mnist_dir) -> None:
@@ -142,3 +145,19 @@ def test_baselines_can_be_turned_off(workdir, tracking_uri) -> None:
     assert result.baselines is None
     metrics = MlflowClient(tracking_uri).get_run(result.sweep_run_id).data.metrics
     assert not [k for k in metrics if k.startswith("baseline_")]
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian", "optuna"])
+def test_the_defaults_are_the_searchs_first_trial_and_then_the_baseline(
+        workdir, tracking_uri, tuner) -> None:
+    # One trial: the defaults, so they won the search; the baseline is then the final
+    # model itself (no second training), and the champion is not refused for a tie.
+    out = io.StringIO()
+    result = sweeps.run("diabetes", tuner=tuner, max_trials=1, max_epochs=3, stream=out,
+                        quiet=False, settings=["validation.folds=1"])
+    first = result.trials[0]
+    assert result.baselines.what["default"] == " ".join(
+        f"{k}={v}" for k, v in first.params.items())
+    assert result.baselines.metrics["default"] == result.test_metrics
+    assert "the defaults won the search: they are the model" in out.getvalue()
+    assert result.registered_model.champion == result.registered_model.version

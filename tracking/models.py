@@ -158,7 +158,8 @@ class TestResult:
     value: float | None  # None: no test set (or the model did not report the metric)
     digest: str | None = None  # of the test set, so values compare only on the same data
     #: The builder's default hyperparameters on the same metric (sweeps.baselines): a model
-    #: that does not beat them never becomes champion.
+    #: that loses to them never becomes champion (one that equals them is them: the
+    #: defaults won the search).
     defaults: float | None = None
 
     def tags(self) -> dict[str, str]:
@@ -227,11 +228,10 @@ def _decide(test: TestResult, champion: Mapping[str, str] | None) -> tuple[bool,
     """Whether a version with ``test`` takes the alias from a champion with these tags."""
     value = f"{test.metric} {test.value:.4f}" if test.value is not None else None
     if test.value is not None and test.defaults is not None:
-        beats = (test.value > test.defaults if test.direction is Direction.MAX
-                 else test.value < test.defaults)
-        if not beats:
-            return False, (f"{value} does not beat the builder's defaults' "
-                           f"{test.defaults:.4f}")
+        loses = (test.value < test.defaults if test.direction is Direction.MAX
+                 else test.value > test.defaults)
+        if loses:
+            return False, f"{value} loses to the builder's defaults' {test.defaults:.4f}"
     if champion is None:
         return True, f"the first; {value}" if value else "the first; no test metric to compare"
     if test.value is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,12 @@ class Engine(ABC):
         """How many epochs of training :meth:`load_model`'s weights had: the trial's epochs
         up to and including its best one, plus those of any trial whose weights it continued
         (Hyperband's earlier rounds)."""
+
+    def start_with(self, values: Mapping[str, Any]) -> None:
+        """Make a fresh search's first trial ``values`` (the builder's defaults), so that the
+        search compares every configuration it finds with them, on the same validation.
+        Engines that cannot take given values (Hyperband draws its brackets itself) ignore it."""
+        return None
 
     #: What the engine repaired in its own state when resuming (shown to the user), if anything.
     recovery_note: str | None = None

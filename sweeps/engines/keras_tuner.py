@@ -226,6 +226,22 @@ class KerasTunerEngine(Engine):
         if kind is TunerKind.GRID and resume:
             restore_grid(self.tuner.oracle)
 
+    def start_with(self, values: Mapping[str, Any]) -> None:
+        kind = self.spec.tuner.kind
+        oracle = self.tuner.oracle
+        if kind not in (TunerKind.RANDOM, TunerKind.BAYESIAN) or oracle.trials:
+            return  # Grid starts from the defaults itself; Hyperband fills its brackets
+        drawn = oracle.populate_space
+
+        def populate_space(trial_id: str) -> dict[str, Any]:
+            # populate_space is the oracle's documented hook for what a trial tries: the
+            # first trial takes the given values, every later one the oracle's own.
+            if oracle.trials:
+                return drawn(trial_id)
+            return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": dict(values)}
+
+        oracle.populate_space = populate_space
+
     @property
     def planned_trials(self) -> int | None:
         oracle = self.tuner.oracle

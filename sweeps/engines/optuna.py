@@ -94,6 +94,12 @@ class OptunaEngine(Engine):
     def planned_trials(self) -> int | None:
         return self.spec.tuner.max_trials
 
+    def start_with(self, values: Mapping[str, Any]) -> None:
+        # Optuna's own way to try a known configuration first; a study that already has
+        # trials (another worker's, a resumed one's) has had its first.
+        if not self.study.get_trials(deepcopy=False):
+            self.study.enqueue_trial(dict(values), skip_if_exists=True)
+
     def plan(self, data: Dataset) -> ExecutionPlan:
         """Every trial's fits (folds, repeats), made once per dataset."""
         if self._plan is None or self._plan.data is not data:
