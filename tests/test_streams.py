@@ -160,3 +160,30 @@ def test_folds_on_a_stream_are_refused_before_anything_is_logged(
     client = MlflowClient(tracking_uri)
     found = client.get_experiment_by_name("build_model")
     assert found is None or not client.search_runs([found.experiment_id])
+
+
+def test_a_reshuffling_pipeline_is_the_same_sweep_and_is_read_once(mnist_slices) -> None:
+    import tensorflow as tf
+
+    from sweeps.spec import parse_spec_dict
+
+    x, y, _, _ = mnist_slices
+
+    def pipeline(labels):
+        return tf.data.Dataset.from_tensor_slices((x[:300], labels)).shuffle(300).batch(50)
+
+    def digest(data) -> str:
+        spec = parse_spec_dict({"name": "s", "hypermodel": "mlp", "data": {}}, "<dict>",
+                               objects={"data": data})
+        return spec.data.digest
+
+    train, validation = pipeline(y[:300]), pipeline(y[300:600])
+    first = digest({"train": train, "validation": validation})
+    # Each pass reshuffles, so no two first batches agree; the labels, sorted, do.
+    assert digest({"train": pipeline(y[:300]), "validation": pipeline(y[300:600])}) == first
+    assert digest({"train": pipeline(y[300:600]), "validation": validation}) != first
+    batches = batches_class()
+    served, held = batches(x[:300], y[:300], 50), batches(x[300:600], y[300:600], 50)
+    digest({"train": served, "validation": held})
+    load_dataset(DataSpec("arrays", arrays={"train": served, "validation": held}))
+    assert served.reads == len(served)  # the digest's pass is the dataset's

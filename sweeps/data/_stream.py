@@ -16,7 +16,9 @@ slices, the linear baseline) asks :func:`is_stream` first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,11 +75,26 @@ class Stream:
         return self.head.ndim
 
 
+#: Streams already read, by the user's object: the sweep's identity (the spec's digest) and
+#: the dataset both need the labels, and one pass over them is enough.
+_READ: weakref.WeakKeyDictionary[Any, Stream] = weakref.WeakKeyDictionary()
+
+
 def read_stream(obj: Any, split: str, *, where: str, key: str) -> Stream:
     """``obj`` read once for its labels: a :class:`~sweeps.errors.DataError` naming ``where``
     and ``key`` when it is endless, empty, or does not yield ``(x, y)`` batches of arrays."""
     if isinstance(obj, Stream):
         return obj
+    with contextlib.suppress(TypeError):  # an object that takes no weak reference
+        if obj in _READ:
+            return _READ[obj]
+    stream = _read(obj, split, where=where, key=key)
+    with contextlib.suppress(TypeError):
+        _READ[obj] = stream
+    return stream
+
+
+def _read(obj: Any, split: str, *, where: str, key: str) -> Stream:
     is_tf = any(cls.__name__ == "DatasetV2" for cls in type(obj).__mro__)
     kind = "tf.data.Dataset" if is_tf else "keras.utils.PyDataset"
 
@@ -115,10 +132,13 @@ def _tf_batches(obj: Any, fail: Any) -> Any:
     if not isinstance(spec, tuple) or len(spec) not in (2, 3):
         raise fail(f"expected (x, y) batches as Keras's fit takes them, got elements of "
                    f"{spec}")
-    # Only the labels cross into Python on the counting pass; the first batch is read whole.
-    first = [tuple(np.asarray(part) for part in element) for element in obj.take(1)]
-    rest = obj.skip(1).map(lambda *element: element[1])
-    return iter([*first, *(((), np.asarray(y)) for y in rest.as_numpy_iterator())])
+    # One pass (a pipeline that reshuffles would give two passes different batches): the
+    # first batch's features and every batch's labels cross into Python, no other features.
+    def first_features(index: Any, element: Any) -> Any:
+        x = element[0]
+        return tf.cond(index == 0, lambda: x, lambda: x[:0]), element[1]
+
+    return obj.enumerate().map(first_features).as_numpy_iterator()
 
 
 def _py_batches(obj: Any, fail: Any) -> Any:
@@ -129,12 +149,12 @@ def _py_batches(obj: Any, fail: Any) -> Any:
     return (obj[index] for index in range(count))
 
 
-def _pair(batch: Any, index: int, fail: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pair(batch: Any, index: int, fail: Any) -> tuple[np.ndarray | None, np.ndarray]:
     if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
         raise fail(f"expected (x, y) batches as Keras's fit takes them, batch {index} is "
                    f"a {type(batch).__name__}")
-    x, y = np.asarray(batch[0]) if index == 0 else np.empty(0), np.asarray(batch[1])
-    if index == 0 and (x.dtype.kind not in "biuf" or x.ndim < 1):
+    x, y = np.asarray(batch[0]) if index == 0 else None, np.asarray(batch[1])
+    if x is not None and (x.dtype.kind not in "biuf" or x.ndim < 1):
         raise fail(f"expected numeric feature batches, batch 0's x is {x.dtype} of shape "
                    f"{x.shape}")
     if y.ndim == 0:
@@ -169,24 +189,17 @@ def chain(first: Stream, second: Stream) -> Any:
 
 
 def fingerprint(obj: Any) -> bytes:
-    """What tells one stream from another without a pass over it: its type, its length in
-    batches where known, and its first batch's bytes."""
-    if isinstance(obj, Stream):
-        obj = obj.data
-    parts = [type(obj).__qualname__.encode()]
+    """What tells one stream from another (a sweep's identity): its type, its shape, and its
+    labels in sorted order, so that a pipeline that reshuffles each pass is the same data
+    every time it is given. Its one read is the one :func:`read_stream` keeps."""
     try:
-        if any(cls.__name__ == "DatasetV2" for cls in type(obj).__mro__):
-            parts.append(str(obj.element_spec).encode())
-            first = next(iter(obj.take(1)), ())
-        else:
-            parts.append(str(obj.num_batches).encode())
-            first = obj[0]
-        for part in first:
-            array = np.ascontiguousarray(np.asarray(part))
-            parts.append(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-    except Exception:  # noqa: BLE001 - reading fails again, with its message, on loading
-        parts.append(b"unreadable")
-    return b"".join(parts)
+        stream = read_stream(obj, "given", where="", key="")
+    except DataError:
+        return type(obj).__qualname__.encode() + b"unreadable"  # loading says why, later
+    labels = np.sort(np.ascontiguousarray(stream.labels), axis=0)
+    return b"".join([type(stream.data).__qualname__.encode(), stream.kind.encode(),
+                     f"{stream.batches}{stream.shape}{stream.dtype}{labels.dtype}".encode(),
+                     labels.tobytes()])
 
 
 @functools.cache
