@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from sweeps.builders import Builder
     from sweeps.data import Dataset
     from sweeps.declared import DeclaredSpace
-    from sweeps.spec import SweepSpec
+    from sweeps.spec import ObjectiveSpec, SweepSpec
+    from sweeps.trials import TrialRecord
 
 __all__ = ["Baselines", "DefaultsRun", "DefaultsTrial", "default_values", "train_baselines",
            "linear_baseline", "uplift", "compared_metric", "uplift_lines", "metric_key",
@@ -196,6 +197,29 @@ class DefaultsRun:
     #: Whether it is the best trial: the final model is then the defaults' too.
     best: bool
     engine: Any = field(repr=False)
+
+
+def defaults_kept(best: TrialRecord, defaults: TrialRecord,
+                  objective: ObjectiveSpec) -> str | None:
+    """Why the defaults stay the final model although ``best`` scored better, or ``None``.
+
+    With folds (or repeats) both trials were validated on the same k splits, so their
+    difference has a standard error: a best trial that beats the defaults by no more than
+    one standard error of the paired differences has not shown it is better (the "one
+    standard error" rule of model selection), and choosing it would mostly choose noise."""
+    import statistics
+
+    labels = sorted(set(best.executions) & set(defaults.executions))
+    if best.trial_id == defaults.trial_id or len(labels) < 2:
+        return None
+    diffs = [best.executions[label] - defaults.executions[label] for label in labels]
+    gain = statistics.fmean(diffs) * (1 if objective.direction is Direction.MAX else -1)
+    error = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    if gain > error:
+        return None
+    return (f"trial {best.number} beat the defaults (trial {defaults.number}) by {gain:.4g} "
+            f"{objective.metric} over {len(diffs)} fits, within one standard error "
+            f"({error:.4g}): the defaults are kept as the best configuration")
 
 
 def train_baselines(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,

@@ -192,6 +192,14 @@ class Session:
         """
         self.tracker.search_ended()  # its report's plots are drawn meanwhile
         best = self.book.best()
+        defaults = self._defaults_record()
+        if best is not None and defaults is not None and len(self.spec.objectives) == 1:
+            from sweeps.baselines import defaults_kept
+
+            kept = defaults_kept(best, defaults, self.spec.objective)
+            if kept is not None:
+                self.console.note(kept)
+                best = defaults
         model = None
         note = None
         if best is not None:
@@ -226,7 +234,7 @@ class Session:
             baselines = train_baselines(self.spec, self.builder, self.declared, self.dataset,
                                         self._evaluate,
                                         retrained=final is not None and final.model is not None,
-                                        run=self._defaults_run(engine, best),
+                                        run=self._defaults_run(engine, defaults, best),
                                         tuned=self.test_metrics)
         self.best_model = final_model
         self.best_trial_model = model
@@ -252,18 +260,25 @@ class Session:
             self.defaults = default_values(self.builder, self.declared)
             engine.start_with(self.defaults)
 
-    def _defaults_run(self, engine: Engine, best: TrialRecord | None) -> Any:
+    def _defaults_record(self) -> TrialRecord | None:
         """The completed trial that ran the defaults, if the search ran them."""
-        from sweeps.baselines import DefaultsRun
-
         if not self.defaults:
             return None
-        for record in sorted(self.book.records.values(), key=lambda r: r.number):
+        for record in sorted(self.book.completed(), key=lambda r: r.number):
             params = {k: v for k, v in record.params.items() if not k.startswith("tuner/")}
-            if record.status is TrialStatus.COMPLETED and params == self.defaults:
-                return DefaultsRun(record.trial_id, params, best=best is not None
-                                   and record.trial_id == best.trial_id, engine=engine)
+            if params == self.defaults:
+                return record
         return None
+
+    @staticmethod
+    def _defaults_run(engine: Engine, defaults: TrialRecord | None,
+                      best: TrialRecord | None) -> Any:
+        from sweeps.baselines import DefaultsRun
+
+        if defaults is None:
+            return None
+        return DefaultsRun(defaults.trial_id, defaults.params, engine=engine,
+                           best=best is not None and defaults.trial_id == best.trial_id)
 
     def require_completed(self) -> None:
         """Raise :class:`~sweeps.errors.NoTrialCompleted` when trials ran and every one

@@ -24,6 +24,8 @@ class TrialRecord:
     tags: dict[str, str] = field(default_factory=dict)
     #: Why the trial failed (its error, possibly a traceback); None otherwise.
     message: str | None = None
+    #: With folds or repeats: each fit's best objective value, by its label (``fold_2``).
+    executions: dict[str, float] = field(default_factory=dict)
 
 
 class TrialBook(SweepObserver):
@@ -54,6 +56,9 @@ class TrialBook(SweepObserver):
         record.epochs_run = event.epochs_run
         record.wall_time_s = event.wall_time_s
         record.message = event.message
+        suffix = f"/best_{self.objective.metric}"
+        record.executions = {key.removesuffix(suffix): value for key, value in event.extra.items()
+                             if key.endswith(suffix)}
 
     def completed(self) -> list[TrialRecord]:
         return [r for r in self.records.values()

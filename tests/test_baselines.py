@@ -161,3 +161,28 @@ def test_the_defaults_are_the_searchs_first_trial_and_then_the_baseline(
     assert result.baselines.metrics["default"] == result.test_metrics
     assert "the defaults won the search: they are the model" in out.getvalue()
     assert result.registered_model.champion == result.registered_model.version
+
+
+def test_the_defaults_stay_unless_beaten_beyond_one_standard_error_of_the_folds() -> None:
+    from sweeps.baselines import defaults_kept
+    from sweeps.spec import ObjectiveSpec
+    from sweeps.trials import TrialRecord
+
+    mae = ObjectiveSpec("val_mae", Direction.MIN)
+    folds = [f"fold_{i}" for i in range(1, 6)]
+    defaults = TrialRecord("0", 1, executions=dict(zip(folds, [44.0, 46.0, 45.0, 43.0, 47.0])))
+    # 0.3 lower on average, but the per-fold differences swing by more than that.
+    close = TrialRecord("3", 4, executions=dict(zip(folds, [43.0, 46.5, 44.0, 43.5, 46.5])))
+    reason = defaults_kept(close, defaults, mae)
+    assert reason is not None and reason.startswith(
+        "trial 4 beat the defaults (trial 1) by 0.3 val_mae over 5 fits, within one standard "
+        "error (0.3391)")
+    # 2 lower on every fold: better beyond doubt.
+    clear = TrialRecord("5", 6, executions={k: v - 2 for k, v in defaults.executions.items()})
+    assert defaults_kept(clear, defaults, mae) is None
+    # One validation slice: no error to weigh, the best trial is the best.
+    assert defaults_kept(TrialRecord("1", 2, executions={}), defaults, mae) is None
+    accuracy = ObjectiveSpec("val_accuracy", Direction.MAX)
+    higher = TrialRecord("5", 6, executions={k: v + 2 for k, v in defaults.executions.items()})
+    assert defaults_kept(higher, defaults, accuracy) is None
+    assert defaults_kept(clear, defaults, accuracy) is not None  # lower accuracy: kept
