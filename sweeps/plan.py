@@ -139,6 +139,7 @@ def plan_sweep(spec: SweepSpec, *, quiet: bool = True) -> SweepPlan:
     epochs, logs and writes nothing."""
     with process.preserved():
         data, builder, declared, known_space = prepare(spec, quiet=quiet)
+        process.freeze_what_lives_on()  # the sizing builds dozens of models
         stages = _schedule(spec, declared)
         sized = measure_models(spec, builder, declared, data, hypermodel_space=known_space)
     return SweepPlan(spec=spec, data_sizes=data.sizes, stages=tuple(stages), sized=sized)

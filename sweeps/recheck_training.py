@@ -37,6 +37,9 @@ class ConfigurationTrainer:
         from sweeps.backend import load_backend
 
         load_backend(quiet=quiet)
+        from sweeps import process
+
+        process.freeze_what_lives_on()  # each retraining builds and clears a model
         from sweeps.builders import make_builder
         from sweeps.declared import declare_space
         from sweeps.engines import build_context

@@ -78,8 +78,8 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
                            study_name=state.study_name)
     if state.resumed:
         engine.check_budget()  # before the sweep run is reopened
-    else:
-        session.start_with_defaults(engine)
+    # A fresh search starts from the defaults; a resumed one knows which trial ran them.
+    session.start_with_defaults(engine)
     with session.guarded():
         session.started(
             engine,

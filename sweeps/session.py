@@ -11,7 +11,6 @@ path (KILLED on Ctrl-C or SIGTERM, FAILED on errors).
 from __future__ import annotations
 
 import contextlib
-import gc
 import sys
 import warnings
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sweeps import interrupts
+from sweeps import interrupts, process
 from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
@@ -129,12 +128,7 @@ class Session:
         # trial: the console shows the failure, the trial's MLflow run keeps the traceback
         # (error.txt), as under keras-tuner's engines.
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        # keras-tuner runs gc.collect() (and Keras's clear_session another) before every
-        # trial's build, and the spec check below builds a first model; each full collection
-        # walks the hundreds of thousands of objects TensorFlow, Keras and MLflow create at
-        # import, about 0.3 s a time. They live as long as the process, so move them out of
-        # the collector's reach (sweeps.process undoes it when the sweep ends).
-        gc.freeze()
+        process.freeze_what_lives_on()
         # Trained weights are loaded into freshly compiled models (Hyperband's later rounds,
         # the best model at the end), whose optimizers are new by design; Keras warns about
         # the optimizer slots it skips. (sweeps.process restores the caller's filters.)
@@ -165,7 +159,7 @@ class Session:
     @contextlib.contextmanager
     def guarded(self) -> Iterator[None]:
         """Run the trials: every MLflow run still open when this exits abnormally is ended."""
-        gc.freeze()  # what the first build and the data made lives on too (see start)
+        process.freeze_what_lives_on()  # the first build's and the data's objects too
         outcome = TrialStatus.FAILED
         with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:
@@ -252,8 +246,9 @@ class Session:
             self.console.note(self.tracker.model_note)
 
     def start_with_defaults(self, engine: Engine) -> None:
-        """A fresh search's first trial: the builder's defaults (see ``Engine.start_with``),
-        when the sweep tests them as a baseline."""
+        """A fresh search's first trial: the builder's defaults (see ``Engine.start_with``,
+        which leaves a search that has trials as it is), when the sweep tests them as a
+        baseline."""
         if self.spec.final.baselines and self.dataset.has_test:
             from sweeps.baselines import default_values
 

@@ -92,18 +92,19 @@ class SweepDatasets:
 def _fields(x: Any, y: np.ndarray, source: Any, name: str) -> dict[str, Any]:
     """MLflow's description of one split: its schema and profile (shapes, sizes) included.
 
-    A stream (the user's batched dataset) is described by its first batch and all its
-    labels, as far as sweeps reads it without a pass over the features: its digest tells
-    datasets apart by type, length, first batch and labels, not by every example.
+    A stream (the user's batched dataset) is described by its first batch's schema and its
+    size; its digest is the sweep's own identity of it (form, size, labels in sorted order:
+    a pipeline that reshuffles is the same data on every pass), not every example's bytes.
     """
-    from sweeps.data import Stream
+    from sweeps.data import Stream, fingerprint
 
     if not isinstance(x, Stream):
         return from_numpy(x, source=source, targets=y, name=name,
                           digest=content_digest(x, y)).to_dict()
     head = x.head
+    digest = hashlib.sha256(fingerprint(x)).hexdigest()[:16]
     fields = from_numpy(head, source=source, targets=y[:len(head)], name=name,
-                        digest=content_digest(head, y)).to_dict()
+                        digest=digest).to_dict()
     fields["profile"] = json.dumps({"kind": x.kind, "batches": x.batches,
                                     "examples": len(x), "features_shape": list(x.shape)})
     return fields

@@ -27,7 +27,7 @@ from sweeps.data._idx import (
     read_idx,
 )
 from sweeps.data._sources import SKLEARN_DATASETS, SOURCES
-from sweeps.data._stream import Stream, feature_sample, head_batches, is_stream
+from sweeps.data._stream import Stream, feature_sample, fingerprint, head_batches, is_stream
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -38,6 +38,7 @@ __all__ = [
     "Dataset",
     "Stream",
     "feature_sample",
+    "fingerprint",
     "head_batches",
     "is_stream",
     "find_idx_dir",

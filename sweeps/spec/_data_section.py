@@ -77,8 +77,7 @@ def _digest(arrays: Any) -> str:
 
     import numpy as np
 
-    from sweeps.data import is_stream
-    from sweeps.data._stream import fingerprint
+    from sweeps.data import fingerprint, is_stream
 
     digest = hashlib.sha256()
 
