@@ -109,6 +109,9 @@ class Session:
         self.baselines: Any = None
         #: The builder's default values, when the search was given them as its first trial.
         self.defaults: dict[str, Any] = {}
+        #: The trial whose configuration the final model has: the best, or the defaults
+        #: kept over it (sweeps.baselines.defaults_kept); set when the sweep finishes.
+        self.chosen: TrialRecord | None = None
 
     def start(self, *, quiet: bool) -> None:
         """Load TensorFlow, build the first model and check the spec against it, and set up
@@ -194,6 +197,7 @@ class Session:
             if kept is not None:
                 self.console.note(kept)
                 best = defaults
+        self.chosen = best
         model = None
         note = None
         if best is not None:
@@ -306,7 +310,8 @@ class Session:
         assert self.tracker.parent_run_id is not None
         return SweepResult(
             tracking_uri=self.tracking_uri, experiment_id=self.tracker.experiment_id,
-            sweep_run_id=self.tracker.parent_run_id, best=self.book.best(),
+            sweep_run_id=self.tracker.parent_run_id,
+            best=self.chosen if self.chosen is not None else self.book.best(),
             test_metrics=self.test_metrics,
             trials=sorted(self.book.records.values(), key=lambda r: r.number),
             model=self.best_model, model_uri=self.tracker.model_uri,
