@@ -187,3 +187,22 @@ def test_a_reshuffling_pipeline_is_the_same_sweep_and_is_read_once(mnist_slices)
     digest({"train": served, "validation": held})
     load_dataset(DataSpec("arrays", arrays={"train": served, "validation": held}))
     assert served.reads == len(served)  # the digest's pass is the dataset's
+
+
+def test_the_pair_image_dataset_from_directory_returns_is_train_and_validation(
+        workdir) -> None:
+    import keras
+
+    rng = np.random.default_rng(0)
+    for label in ("cats", "dogs"):
+        folder = workdir / "photos" / label
+        folder.mkdir(parents=True)
+        for i in range(10):
+            keras.utils.save_img(folder / f"{i}.png", rng.integers(0, 255, (12, 12, 3)))
+    pair = keras.utils.image_dataset_from_directory(
+        workdir / "photos", validation_split=0.2, subset="both", seed=1, image_size=(12, 12),
+        batch_size=4)
+    data = load_dataset(DataSpec("arrays", arrays=pair))
+    assert data.sizes == {"train": 16, "validation": 4, "test": 0}
+    assert data.input_shape == (12, 12, 3) and data.task.kind.value == "binary"
+    assert data.fit_inputs() == {"x": pair[0], "validation_data": pair[1]}

@@ -93,10 +93,11 @@ def from_python(obj: Any, *, source: str | None, where: str, key: str) -> RawDat
     returns (told apart from an ``(x, y)`` pair by both items being 2-tuples); an ``(x, y)``
     pair (training examples only); a mapping with ``train`` and optional ``validation`` and
     ``test``, each an ``(x, y)`` pair or a batched ``tf.data.Dataset`` /
-    ``keras.utils.PyDataset`` (a lone one is the train split). Arrays are taken as they are;
-    array-likes (lists, DataFrames) go through ``np.asarray``; a stream is read once for its
-    labels and kept as it is (:mod:`sweeps.data._stream`). ``source`` ``None``: data given
-    from Python, described by its form.
+    ``keras.utils.PyDataset`` (a lone one is the train split; two, the train and validation
+    splits, as ``image_dataset_from_directory(subset="both")`` returns them). Arrays are
+    taken as they are; array-likes (lists, DataFrames) go through ``np.asarray``; a stream
+    is read once for its labels and kept as it is (:mod:`sweeps.data._stream`). ``source``
+    ``None``: data given from Python, described by its form.
     """
     given: dict[str, Any]
     if isinstance(obj, Mapping):
@@ -106,6 +107,9 @@ def from_python(obj: Any, *, source: str | None, where: str, key: str) -> RawDat
         given = {name: obj[name] for name in SPLITS if obj.get(name) is not None}
     elif is_stream(obj):
         given = {"train": obj}
+    elif _is_pair(obj) and all(is_stream(part) for part in obj):
+        # (train_ds, val_ds), as image_dataset_from_directory(subset="both") returns them
+        given = {"train": obj[0], "validation": obj[1]}
     elif _is_pair(obj) and all(isinstance(part, tuple) and len(part) == 2 for part in obj):
         given = {"train": obj[0], "test": obj[1]}
     elif _is_pair(obj):
