@@ -128,6 +128,9 @@ class Baselines:
     what: Mapping[str, str] = field(default_factory=dict)
     #: Why a baseline is missing (no test set, not a table), by name.
     notes: Mapping[str, str] = field(default_factory=dict)
+    #: Why the defaults are the final configuration although a trial scored better
+    #: (:func:`defaults_kept`), if they are.
+    kept: str | None = None
 
     def value(self, name: str, metric: str) -> float | None:
         return self.metrics.get(name, {}).get(metric)

@@ -14,7 +14,7 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -190,6 +190,7 @@ class Session:
         self.tracker.search_ended()  # its report's plots are drawn meanwhile
         best = self.book.best()
         defaults = self._defaults_record()
+        kept = None
         if best is not None and defaults is not None and len(self.spec.objectives) == 1:
             from sweeps.baselines import defaults_kept
 
@@ -234,6 +235,7 @@ class Session:
                                         retrained=final is not None and final.model is not None,
                                         run=self._defaults_run(engine, defaults, best),
                                         tuned=self.test_metrics)
+            baselines = replace(baselines, kept=kept)
         self.best_model = final_model
         self.best_trial_model = model
         self.best_trial_test_metrics = best_trial_metrics

@@ -186,3 +186,17 @@ def test_the_defaults_stay_unless_beaten_beyond_one_standard_error_of_the_folds(
     higher = TrialRecord("5", 6, executions={k: v + 2 for k, v in defaults.executions.items()})
     assert defaults_kept(higher, defaults, accuracy) is None
     assert defaults_kept(clear, defaults, accuracy) is not None  # lower accuracy: kept
+
+
+def test_the_reason_the_defaults_were_kept_is_a_tag_of_the_sweep_run() -> None:
+    from sweeps.baselines import Baselines
+    from sweeps.events import SweepEnded
+    from tracking.final_fit import baseline_tags
+
+    kept = "trial 4 beat the defaults (trial 1) by 0.3 val_mae over 5 fits, within one ..."
+    event = SweepEnded(best_trial_id="0", best_objective=44.0, test_metrics={},
+                       baselines=Baselines(what={"default": "depth=2"}, kept=kept))
+    assert baseline_tags(event) == {T.BASELINE_DEFAULT: "depth=2", T.DEFAULTS_KEPT: kept}
+    plain = SweepEnded(best_trial_id="0", best_objective=44.0, test_metrics={},
+                       baselines=Baselines(what={"default": "depth=2"}))
+    assert T.DEFAULTS_KEPT not in baseline_tags(plain)

@@ -72,5 +72,6 @@ def baseline_tags(event: SweepEnded) -> dict[str, str]:
     found = event.baselines
     if found is None:
         return {}
-    tags = {T.BASELINE_DEFAULT: found.what.get(DEFAULTS), T.BASELINE_LINEAR: found.what.get(LINEAR)}
+    tags = {T.BASELINE_DEFAULT: found.what.get(DEFAULTS), T.BASELINE_LINEAR: found.what.get(LINEAR),
+            T.DEFAULTS_KEPT: found.kept}
     return {key: value for key, value in tags.items() if value}

@@ -62,6 +62,9 @@ BEST_TRIAL_PREFIX = "best_trial_"
 BASELINE_PREFIX = "baseline_"
 BASELINE_DEFAULT = "sweeps.baseline_default"
 BASELINE_LINEAR = "sweeps.baseline_linear"
+#: Why the final model has the defaults' configuration although a trial scored better
+#: (the one-standard-error rule of sweeps.baselines.defaults_kept).
+DEFAULTS_KEPT = "sweeps.defaults_kept"
 
 # Trial runs
 TRIAL_ID = "sweeps.trial_id"
