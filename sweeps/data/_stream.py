@@ -39,9 +39,12 @@ def is_stream(obj: Any) -> bool:
     :class:`Stream`), told by its class names so that asking imports nothing."""
     if isinstance(obj, Stream):
         return True
-    names = {(cls.__module__.split(".")[0], cls.__name__) for cls in type(obj).__mro__}
-    return ("tensorflow", "DatasetV2") in names or any(
-        name == "PyDataset" for _, name in names)
+    return _is_tf_dataset(obj) or any(cls.__name__ == "PyDataset" for cls in type(obj).__mro__)
+
+
+def _is_tf_dataset(obj: Any) -> bool:
+    return any((cls.__module__.split(".")[0], cls.__name__) == ("tensorflow", "DatasetV2")
+               for cls in type(obj).__mro__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +98,7 @@ def read_stream(obj: Any, split: str, *, where: str, key: str) -> Stream:
 
 
 def _read(obj: Any, split: str, *, where: str, key: str) -> Stream:
-    is_tf = any(cls.__name__ == "DatasetV2" for cls in type(obj).__mro__)
+    is_tf = _is_tf_dataset(obj)
     kind = "tf.data.Dataset" if is_tf else "keras.utils.PyDataset"
 
     def fail(message: str) -> DataError:
