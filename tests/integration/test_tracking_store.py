@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from sweeps.errors import TrackingError
 from tracking import store
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict[str, str]:

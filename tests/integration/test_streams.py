@@ -18,7 +18,7 @@ import sweeps
 from sweeps.data import Stream, load_dataset
 from sweeps.errors import DataError, SpecError
 from sweeps.spec import DataSpec
-from tests.test_user_patterns import ENGINES, trial_runs
+from tests.integration.test_user_patterns import ENGINES, trial_runs
 from tracking import tags as T
 
 

@@ -154,7 +154,7 @@ def test_experiment_is_tagged_for_training_unless_it_has_a_kind(tracking_uri: st
 
 
 def test_data_splits_are_inputs_of_the_sweep_and_every_trial(tracking_uri: str, trackers) -> None:
-    from tests.test_tracking_models import dataset
+    from tests.integration.test_tracking_models import dataset
 
     data = dataset(np.arange(40, dtype="float32").reshape(10, 4))
     tracker = trackers(tracking_uri, "exp")

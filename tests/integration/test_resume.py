@@ -20,7 +20,7 @@ from sweeps.errors import SweepsError
 from sweeps.runner import run_sweep
 from sweeps.spec import load_spec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Trials of a few seconds each, so a kill lands mid-trial.
 ARGS = ["--max-trials", "4", "--max-epochs", "15", "--set", "data.subset=3000",
         "--set", "search_space.units={min: 16, max: 32, step: 16}",

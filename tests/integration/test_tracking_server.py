@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from sweeps import process
 from sweeps.ui import free_port
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Four random-search trials of a few seconds each, so that the kill lands in the third.
 SWEEP = ["run", "mnist_mlp", "--tuner", "random", "--max-trials", "4", "--max-epochs", "10",
          "--set", "data.subset=3000", "--set", "search_space.units={min: 16, max: 32, step: 16}",

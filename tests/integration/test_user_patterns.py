@@ -408,7 +408,7 @@ def test_the_keras_tuner_tutorial_example_runs_with_its_last_step(
     final.max_epochs for its last step."""
     import shutil
 
-    example = Path(__file__).resolve().parent.parent / "examples" / "keras_tuner_tutorial"
+    example = Path(__file__).resolve().parents[2] / "examples" / "keras_tuner_tutorial"
     for name in ("tutorial.yaml", "tutorial_model.py"):
         shutil.copy(example / name, workdir / name)
     monkeypatch.delenv("SWEEPS_DATA_DIR")  # MNIST's folder in the tests: Debian's here

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("tensorflow", "keras", "mlflow")
 SMALL_RUN = ["--set", "data.subset=600", "--set", "search_space.units={min: 16, max: 32, step: 16}"]
 

@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.spec import load_spec
 from sweeps.state import sweep_id
-from tests.postgres import create_database, postgres_server, server_binaries
+from tests.integration.postgres import create_database, postgres_server, server_binaries
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--max-trials", "6", "--max-epochs", "2", "--set", "data.subset=600",
          "--set", "search_space.units={min: 16, max: 32, step: 16}",
          "--set", "tuner.optuna.pruner=none"]

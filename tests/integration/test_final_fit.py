@@ -14,7 +14,7 @@ from sweeps.errors import SpecError
 from sweeps.runner import SweepResult, run_sweep
 from sweeps.spec import load_spec, parse_spec
 from sweeps.state import spec_hash
-from tests.test_own_model import SELF_COMPILED, write_module
+from tests.integration.test_own_model import SELF_COMPILED, write_module
 from tracking import tags as T
 
 # final.baselines off: the champion checked below is the retrained model's by the registry's

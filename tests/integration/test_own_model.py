@@ -22,7 +22,7 @@ import sweeps
 from sweeps.cli import main
 from tracking import tags as T
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_files() -> dict[str, str]:
@@ -132,7 +132,7 @@ def test_tune_returns_model_frame_and_ids(workdir, tracking_uri) -> None:
 
 def test_regression_sweep_minimises_val_mae(workdir, tracking_uri) -> None:
     # One validation slice: the best trial is the lowest val_mae (with the spec's folds the
-    # defaults may be kept over it; tests/test_baselines.py covers that rule).
+    # defaults may be kept over it; tests/integration/test_baselines.py covers that rule).
     result = sweeps.run("diabetes", tuner="random", max_trials=3, max_epochs=4,
                         stream=sys.stderr, settings=["validation.folds=1"])
     completed = [t for t in result.trials if t.status.value == "COMPLETED"]

@@ -19,7 +19,7 @@ from tracking.render import NICENESS, Renderer
 HISTORY = {"loss": [(0, 1.0), (1, 0.6), (2, 0.5)], "val_loss": [(0, 1.1), (1, 0.7), (2, 0.65)],
            "accuracy": [(0, 0.7), (1, 0.8), (2, 0.85)],
            "val_accuracy": [(0, 0.68), (1, 0.79), (2, 0.82)]}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the helper needs POSIX pipes")
 
