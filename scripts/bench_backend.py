@@ -57,8 +57,8 @@ def child_timing(epochs: int, subset: int | None) -> dict[str, Any]:
 
     from hypermodels import FixedSpace, compile_model, get_hypermodel
     from sweeps.data import load_dataset
-    from sweeps.engines import build_context
     from sweeps.spec import load_spec
+    from sweeps.training import build_context
 
     spec = load_spec("mnist_mlp", [f"data.subset={subset}"] if subset else [])
     data = load_dataset(spec.data, task=spec.task, metrics=spec.metrics, seed=spec.seed)

@@ -60,7 +60,7 @@ PHASES = {
         "tracking.mlflow_tracker:MlflowTracker.trial_started",
         "tracking.mlflow_tracker:MlflowTracker.model_built",
         "tracking.mlflow_tracker:MlflowTracker.trial_ended"],
-    "model summaries": ["sweeps.engines.lifecycle:model_summary"],
+    "model summaries": ["sweeps.training.lifecycle:model_summary"],
     "learning curves (drawn here + uploaded)": [
         "tracking.plots:learning_curves", "mlflow.tracking.client:MlflowClient.log_figure",
         "mlflow.tracking.client:MlflowClient.log_artifact"],
@@ -72,10 +72,10 @@ PHASES = {
         "mlflow.tracking.client:MlflowClient.log_inputs",
         "mlflow.tracking.client:MlflowClient.log_text"],
     "checkpoints (best epoch's weights)": [
-        "sweeps.engines.checkpoints:KerasTunerBestEpoch._save_model",
-        "sweeps.engines.checkpoints:KerasTunerBestEpoch.on_train_end",
-        "sweeps.engines.checkpoints:BestEpochWeights.on_epoch_end",
-        "sweeps.engines.checkpoints:BestEpochWeights.on_train_end",
+        "sweeps.engines._keras_tuner_compat:KerasTunerBestEpoch._save_model",
+        "sweeps.engines._keras_tuner_compat:KerasTunerBestEpoch.on_train_end",
+        "sweeps.training.checkpoints:BestEpochWeights.on_epoch_end",
+        "sweeps.training.checkpoints:BestEpochWeights.on_train_end",
         "keras_tuner.src.engine.tuner_utils:SaveBestEpoch._save_model",
         "keras.src.callbacks.model_checkpoint:ModelCheckpoint._save_model"],
     "keras-tuner oracle bookkeeping": [
@@ -270,7 +270,7 @@ def run_bare_once(spec: Any, sweep: dict[str, Any], gc_timer: GcTimer,
 
     from hypermodels import FixedSpace, compile_model, get_hypermodel
     from sweeps.data import load_dataset
-    from sweeps.engines import build_context, training_callbacks
+    from sweeps.training import build_context, training_callbacks
 
     gc_timer.take()
     start, cpu = time.perf_counter(), time.process_time()

@@ -13,7 +13,8 @@ search is over, two baselines are tested on the same test set as the final model
 
     found = train_baselines(spec, builder, declared, dataset, session.evaluate)
     found.metrics["default"]["test_mae"]                 # logged as baseline_default_test_mae
-    uplift_lines(final_test_metrics, found.metrics, "val_mae")   # "tuned vs defaults: ..."
+
+How the comparison reads ("tuned vs defaults: ...") is :mod:`sweeps.uplift`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sweeps.metrics import Direction, direction_of
 from sweeps.task import TaskKind
+from sweeps.uplift import DEFAULTS, LINEAR, Baselines
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,12 +36,9 @@ if TYPE_CHECKING:
     from sweeps.spec import ObjectiveSpec, SweepSpec
     from sweeps.trials import TrialRecord
 
-__all__ = ["Baselines", "DefaultsRun", "DefaultsTrial", "default_values", "train_baselines",
-           "linear_baseline", "uplift", "compared_metric", "uplift_lines", "metric_key",
-           "DEFAULTS", "LINEAR"]
+__all__ = ["DefaultsRun", "DefaultsTrial", "default_values", "defaults_kept", "train_baselines",
+           "linear_baseline"]
 
-DEFAULTS = "default"
-LINEAR = "linear"
 
 
 class DefaultsTrial:
@@ -120,76 +118,6 @@ def default_values(builder: Builder, declared: DeclaredSpace) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Baselines:
-    """Each baseline's test metrics (``test_<metric>``, as the final model's), by name."""
-
-    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    #: What each baseline was: the defaults' hyperparameters, the linear model's class.
-    what: Mapping[str, str] = field(default_factory=dict)
-    #: Why a baseline is missing (no test set, not a table), by name.
-    notes: Mapping[str, str] = field(default_factory=dict)
-    #: Why the defaults are the final configuration although a trial scored better
-    #: (:func:`defaults_kept`), if they are.
-    kept: str | None = None
-
-    def value(self, name: str, metric: str) -> float | None:
-        return self.metrics.get(name, {}).get(metric)
-
-
-def uplift(metric: str, tuned: float, baseline: float) -> tuple[bool, str]:
-    """Whether ``tuned`` beats ``baseline`` on ``metric`` (direction from its name), and the
-    relative difference as the user reads it: "12.3 % lower" or "4.0 % higher"."""
-    direction = direction_of(metric) or Direction.MAX
-    better = tuned > baseline if direction is Direction.MAX else tuned < baseline
-    if baseline == 0:
-        return better, "" if tuned == baseline else "better" if better else "worse"
-    change = (tuned - baseline) / abs(baseline) * 100
-    word = "higher" if change > 0 else "lower"
-    return better, f"{abs(change):.1f} % {word}" if change else "the same"
-
-
-def metric_key(name: str, metric: str) -> str:
-    """How a baseline's test metric is logged on the sweep run: ``baseline_default_test_mae``."""
-    return f"baseline_{name}_{metric}"  # tracking.tags.BASELINE_PREFIX: its reader
-
-
-def compared_metric(test_metrics: Mapping[str, float], objective: str) -> str | None:
-    """The test metric the uplift is quoted on: the objective's (``val_mae`` -> ``test_mae``)
-    where the test set reports it, else the first one that is not the loss (the task's own:
-    accuracy, MAE), which is what the champion alias is decided on as well."""
-    from sweeps.metrics import base_name
-
-    wanted = f"test_{base_name(objective)}"
-    if wanted in test_metrics and wanted != "test_loss":
-        return wanted
-    others = [k for k in test_metrics if k != "test_loss"]
-    return others[0] if others else next(iter(test_metrics), None)
-
-
-def uplift_lines(test_metrics: Mapping[str, float],
-                 baselines: Mapping[str, Mapping[str, float]], objective: str,
-                 what: Mapping[str, str] | None = None) -> list[str]:
-    """"tuned vs defaults: test_mae 44.1 vs 47.3 (6.8 % lower, better)" and the linear
-    model's line: what the console and summary.md say."""
-    metric = compared_metric(test_metrics, objective)
-    if metric is None:
-        return []
-    lines = []
-    for name, label in ((DEFAULTS, "defaults"), (LINEAR, "linear")):
-        theirs = baselines.get(name, {}).get(metric)
-        if theirs is None:
-            continue
-        better, change = uplift(metric, test_metrics[metric], theirs)
-        model = f" ({what[name]})" if what and name == LINEAR and name in what else ""
-        verdict = "better" if better else "not better"
-        if name == DEFAULTS and theirs == test_metrics[metric]:
-            verdict = "the defaults won the search: they are the model"
-        lines.append(f"tuned vs {label}{model}: {metric} {test_metrics[metric]:.4g} vs "
-                     f"{theirs:.4g} ({change}, {verdict})")
-    return lines
-
-
-@dataclass(frozen=True)
 class DefaultsRun:
     """The search's own trial of the defaults (the engines' first, :meth:`Engine.start_with`),
     which the defaults baseline then is, trained as every trial was."""
@@ -215,8 +143,9 @@ def defaults_kept(best: TrialRecord, defaults: TrialRecord,
     labels = sorted(set(best.executions) & set(defaults.executions))
     if best.trial_id == defaults.trial_id or len(labels) < 2:
         return None
-    diffs = [best.executions[label] - defaults.executions[label] for label in labels]
-    gain = statistics.fmean(diffs) * (1 if objective.direction is Direction.MAX else -1)
+    diffs = [objective.direction.gain(best.executions[label], defaults.executions[label])
+             for label in labels]
+    gain = statistics.fmean(diffs)
     error = statistics.stdev(diffs) / math.sqrt(len(diffs))
     if gain > error:
         return None
@@ -292,20 +221,18 @@ def _train_defaults(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
     import keras
 
     from sweeps.final_fit import fit_on_all
-    from sweeps.recheck_training import epochs_to_best, train_configuration
+    from sweeps.training import Trainer, checkpoint_monitor
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(spec.seed)
     hp = defaults_hp(declared)
-    model = builder.build(hp)
-    history = train_configuration(spec, builder, data, hp, model)
-    losses = history.get("loss") or [math.nan]
-    if math.isfinite(losses[-1]) and retrained:
-        fit = fit_on_all(spec, data, hp, epochs_to_best(spec, history))
-        model = fit.model
-        if fit.failure:
-            losses = [math.nan]
-    found = evaluate(model) if math.isfinite(losses[-1]) and model is not None else None
+    trainer = Trainer(spec, builder)
+    trained = trainer.train(hp, trainer.inputs(data), seed=spec.seed)
+    model = trained.model
+    diverged = trained.outcome.failure is not None
+    if not diverged and retrained:
+        fit = fit_on_all(spec, data, hp,
+                         trained.outcome.epochs_to_best(*checkpoint_monitor(spec.objective)))
+        model, diverged = fit.model, fit.failure is not None
+    found = evaluate(model) if not diverged and model is not None else None
     keras.backend.clear_session()
     return found, dict(hp.values)
 

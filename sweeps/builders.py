@@ -16,16 +16,13 @@ says (:func:`hypermodels.compile_model`); a compiled one is kept as its builder 
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypermodels import HYPERMODELS, BuildContext, HpSpace, Hypermodel, compile_model
 from hypermodels.space import FloatParam, Param
 from sweeps.errors import SpecError
+from sweeps.importer import ImportFailure, import_object
 from sweeps.spec import ENTRY_POINT_GROUP, ParamOverride, SweepSpec, parse_param
 
 __all__ = ["Builder", "make_builder", "resolve_object", "DEFAULT_LEARNING_RATE"]
@@ -38,7 +35,7 @@ COMPILED_BY_BUILDER = "builder"
 
 
 class Builder:
-    """Builds (and compiles, if its builder did not) and fits one trial's model."""
+    """Builds (and compiles, if its builder did not) one trial's model; the trainer fits it."""
 
     def __init__(self, name: str, build: Callable[[Any], Any], context: BuildContext, *,
                  fit: Callable[..., Any] | None = None,
@@ -46,7 +43,9 @@ class Builder:
         self.name = name
         self.context = context
         self._build = build
-        self._fit = fit
+        #: The builder's own ``fit(hp, model, *args, **kwargs)`` (a keras-tuner HyperModel's),
+        #: which :class:`~sweeps.training.Trainer` calls instead of ``model.fit``.
+        self.own_fit = fit
         self._learning_rate = learning_rate or (
             lambda hp: HpSpace(hp, {"learning_rate": DEFAULT_LEARNING_RATE}).value("learning_rate"))
         #: Who compiled the last model built: ``sweeps`` or ``builder``.
@@ -55,7 +54,7 @@ class Builder:
     @property
     def custom_fit(self) -> bool:
         """Whether training goes through the builder's own ``fit``."""
-        return self._fit is not None
+        return self.own_fit is not None
 
     def build(self, hp: Any) -> Any:
         import keras
@@ -71,57 +70,6 @@ class Builder:
             compile_model(model, self._learning_rate(hp), self.context)
         return model
 
-    def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
-        """keras-tuner's contract: the builder's ``fit`` if it has one, else ``model.fit``.
-
-        The builder's own ``fit`` is not handed ``batch_size``: KerasTuner's guides tune it
-        there (``model.fit(*args, batch_size=hp.Choice(...), **kwargs)``), which a second
-        ``batch_size`` in ``kwargs`` would break. The spec's batch size still applies when
-        that ``fit`` gives none (see :func:`_default_batch_size`).
-        """
-        if self._fit is None:
-            return model.fit(*args, **kwargs)
-        batch_size = kwargs.pop("batch_size", None)
-        with _default_batch_size(model, batch_size):
-            return self._fit(hp, model, *args, **kwargs)
-
-
-@contextlib.contextmanager
-def _default_batch_size(model: Any, batch_size: int | None) -> Iterator[None]:
-    """While a builder's own ``fit`` runs, ``model.fit`` on arrays uses ``batch_size`` unless
-    the call gives one (never for a ``tf.data.Dataset`` or generator, which batch
-    themselves). An attribute of this one model instance, set and removed here, past
-    Keras's attribute tracking."""
-    if batch_size is None:
-        yield
-        return
-    fit = model.fit
-
-    def fit_with_default(*args: Any, **kwargs: Any) -> Any:
-        x = args[0] if args else kwargs.get("x")
-        if hasattr(x, "shape") or isinstance(x, (list, dict)):
-            kwargs.setdefault("batch_size", batch_size)
-        return fit(*args, **kwargs)
-
-    object.__setattr__(model, "fit", fit_with_default)
-    try:
-        yield
-    finally:
-        object.__delattr__(model, "fit")
-
-
-@contextlib.contextmanager
-def _cwd_importable() -> Iterator[None]:
-    """Modules in the working directory import as they would from ``python -m``."""
-    added = os.getcwd() not in sys.path and "" not in sys.path
-    if added:
-        sys.path.insert(0, os.getcwd())
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
-
 
 def resolve_object(name: str, source: str, key_path: str = "hypermodel.name") -> Any:
     """The object an import path (``pkg.module:attr``) or entry point names."""
@@ -136,22 +84,10 @@ def resolve_object(name: str, source: str, key_path: str = "hypermodel.name") ->
         except Exception as exc:  # noqa: BLE001 - the plug-in's own import failed
             raise SpecError(source, key_path, f"entry point {name!r} failed to load: "
                             f"{type(exc).__name__}: {exc}") from None
-    module_name, _, attr_path = name.partition(":")
-    with _cwd_importable():
-        try:
-            obj: Any = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise SpecError(source, key_path, f"cannot import module {module_name!r} (from "
-                            f"{name!r}): {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
-            raise SpecError(source, key_path, f"importing {module_name!r} raised "
-                            f"{type(exc).__name__}: {exc}") from None
-    for part in attr_path.split("."):
-        if not hasattr(obj, part):
-            raise SpecError(source, key_path, f"module {module_name!r} has no attribute "
-                            f"{attr_path!r}")
-        obj = getattr(obj, part)
-    return obj
+    try:
+        return import_object(name, "module:builder")
+    except ImportFailure as exc:
+        raise SpecError(source, key_path, str(exc)) from None
 
 
 def make_builder(spec: SweepSpec,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
-from sweeps import __version__
+from sweeps import __version__, runtime
 from sweeps.api import OVERRIDES
 from sweeps.compare import add_arguments as add_compare_arguments
 from sweeps.compare import compare
@@ -170,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     if result.best is None:
         return 1
     if args.recheck:
-        from sweeps.rechecking import recheck
+        from sweeps.recheck import recheck
 
         recheck(result.sweep_run_id, top=args.recheck, seeds=args.recheck_seeds,
                 tracking_uri=result.tracking_uri, data_dir=args.data_dir,
@@ -179,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _recheck(args: argparse.Namespace) -> int:
-    from sweeps.rechecking import recheck
+    from sweeps.recheck import recheck
 
     recheck(args.sweep, top=args.top, seeds=args.seeds, tracking_uri=args.tracking_uri,
             data_dir=args.data_dir, quiet=not args.verbose)
@@ -221,11 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not getattr(args, "verbose", False):
-        # MLflow announces routine store set-up ("Creating initial MLflow database tables")
-        # at INFO through a handler it configures on import, from this variable.
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    runtime.cli_environment(verbose=getattr(args, "verbose", False))
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader that went away (`| head -1`) is noticed here, not at exit
@@ -235,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush cannot raise again. Exit 141 (128 +
         # SIGPIPE), what `cat`, `grep` and other tools report when killed by SIGPIPE: output
         # was cut short, and a `set -o pipefail` script sees that as it would for them.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        runtime.stdout_to_devnull()
         return 141
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)

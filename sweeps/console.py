@@ -172,7 +172,7 @@ class ConsoleReporter(SweepObserver):
 
     def _baselines(self, event: SweepEnded) -> None:
         """The uplift over the builder's defaults and a linear model (sweeps.baselines)."""
-        from sweeps.baselines import uplift_lines
+        from sweeps.uplift import uplift_lines
 
         found = event.baselines
         for line in uplift_lines(event.test_metrics, found.metrics, self.metric, found.what):

@@ -134,7 +134,7 @@ class SweepEnded:
     #: With ``final.retrain``: the best trial's own model on the test set, for comparison
     #: (``test_metrics`` are then the final fit's).
     best_trial_test_metrics: Mapping[str, float] = field(default_factory=dict)
-    #: The baselines tested beside the final model (sweeps.baselines.Baselines), if any.
+    #: The baselines tested beside the final model (sweeps.uplift.Baselines), if any.
     baselines: Any = None
 
 

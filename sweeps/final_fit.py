@@ -21,12 +21,10 @@ validation and EarlyStopping, and their best epoch count is what the final fit t
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sweeps import interrupts
 from sweeps.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -71,47 +69,34 @@ def best_epoch_count(spec: SweepSpec, dataset: Dataset, hp: Any, max_epochs: int
     """The Keras Tuner tutorial's last step: train ``hp`` on the training data for up to
     ``max_epochs`` epochs, validating (the spec's EarlyStopping), and count the epochs up to
     the best value of the objective."""
-    import keras
-
     from sweeps.builders import make_builder
-    from sweeps.engines.base import build_context
-    from sweeps.recheck_training import epochs_to_best, train_configuration
+    from sweeps.training import Trainer, build_context, checkpoint_monitor
 
     longer = dataclasses.replace(spec, training=dataclasses.replace(spec.training,
                                                                     max_epochs=max_epochs))
     builder, _ = make_builder(longer, build_context(longer, dataset))
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(spec.seed)
-    return epochs_to_best(spec, train_configuration(longer, builder, dataset, hp,
-                                                    builder.build(hp)))
+    trainer = Trainer(longer, builder)
+    trained = trainer.train(hp, trainer.inputs(dataset), seed=spec.seed)
+    return trained.outcome.epochs_to_best(*checkpoint_monitor(spec.objective))
 
 
 def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,
                trial_id: str = "") -> FinalFit:
     """Train the configuration ``hp`` from scratch on training + validation data for
     ``epochs`` epochs (the final fit; the defaults baseline when the final model is one)."""
-    import keras
-
     from sweeps.builders import make_builder
-    from sweeps.engines.base import build_context, fit_arguments, training_callbacks
+    from sweeps.training import Trainer, build_context
 
     data = dataset.pooled()
     # A builder bound to the combined data: its schedule's epoch length and its inputs'
     # statistics are those of the data it now trains on.
     builder, _ = make_builder(spec, build_context(spec, data))
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(spec.seed)
+    trainer = Trainer(spec, builder)
     started = time.monotonic()
-    model = builder.build(hp)
-    # An interrupt that Python swallowed inside TensorFlow still ends the fit within an epoch.
-    check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: interrupts.check())
-    history = builder.fit(hp, model, **{
-        **fit_arguments(spec, data), "validation_data": None, "epochs": epochs,
-        "callbacks": [*training_callbacks(spec, early_stopping=False), check]})
-    losses = getattr(history, "history", {}).get("loss") or [0.0]
-    failure = None
-    if not math.isfinite(losses[-1]):
-        failure = f"the training loss became {losses[-1]} at epoch {len(losses) - 1}"
-    return FinalFit(model=None if failure else model, trial_id=trial_id, epochs=epochs,
+    # No validation data is left, so nothing for EarlyStopping to watch.
+    trained = trainer.train(hp, {**trainer.inputs(data), "validation_data": None,
+                                 "epochs": epochs}, seed=spec.seed, early_stopping=False)
+    failure = trained.outcome.failure
+    return FinalFit(model=None if failure else trained.model, trial_id=trial_id, epochs=epochs,
                     examples=len(data.x_train), wall_time_s=time.monotonic() - started,
                     failure=failure)

@@ -11,13 +11,43 @@ Objectives, EarlyStopping monitors, rankings in the console, ``compare`` and rep
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Iterable
 
 __all__ = ["Direction", "direction_of", "base_name"]
 
 
 class Direction(str, enum.Enum):
+    """Which way a value is better; the only place that compares values by it."""
+
     MAX = "max"
     MIN = "min"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self is Direction.MAX else a < b
+
+    def gain(self, a: float, b: float) -> float:
+        """How much better ``a`` is than ``b`` (negative if worse)."""
+        return a - b if self is Direction.MAX else b - a
+
+    def best(self, values: Iterable[float]) -> float:
+        """The best of ``values`` (the first of equals)."""
+        return max(values) if self is Direction.MAX else min(values)
+
+    def sort_key(self, value: float) -> float:
+        """Ascending order of this key puts the best value first."""
+        return -value if self is Direction.MAX else value
+
+    @property
+    def optuna(self) -> str:
+        """Optuna's name for it: ``maximize`` or ``minimize``."""
+        return "maximize" if self is Direction.MAX else "minimize"
+
+    @property
+    def worst(self) -> float:
+        """A value every finite one beats."""
+        return -math.inf if self is Direction.MAX else math.inf
 
 
 #: Word parts of metric names that are better small, and better large. Checked as parts of

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sweeps import process
+from sweeps import runtime
 from sweeps.backend import load_backend
 from sweeps.sizing import TYPICAL_DRAWS, Sized, measure_models
 from sweeps.spec import SweepSpec, TunerKind
@@ -77,9 +77,10 @@ def hyperband_schedule(max_epochs: int, factor: int, iterations: int,
     """Hyperband's plan in the order keras-tuner runs it, cut at ``max_trials``."""
     import keras_tuner as kt
 
-    # keras-tuner's own formulae (HyperbandOracle._get_num_brackets, _get_num_rounds,
-    # _get_size, _get_epochs; no public API exposes the plan). An oracle without a tuner
-    # has no project folder and writes nothing.
+    # keras-tuner's own arithmetic (no public API exposes the plan). An oracle without a
+    # tuner has no project folder and writes nothing.
+    from sweeps.engines._keras_tuner_compat import hyperband_rounds
+
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_loss", "min"),
                                         max_epochs=max_epochs, factor=factor,
                                         hyperband_iterations=iterations)
@@ -87,19 +88,15 @@ def hyperband_schedule(max_epochs: int, factor: int, iterations: int,
     left = max_trials if max_trials else float("inf")
     number = 1
     for iteration in range(1, iterations + 1):
-        # The oracle starts at the largest bracket and counts down (_increment_bracket_num).
-        for bracket in reversed(range(oracle._get_num_brackets())):  # noqa: SLF001 - see above
-            for round_num in range(oracle._get_num_rounds(bracket)):  # noqa: SLF001
-                trials = int(min(oracle._get_size(bracket, round_num), left))  # noqa: SLF001
-                if trials <= 0:
-                    return stages
-                initial = oracle._get_epochs(bracket, round_num - 1) if round_num else 0  # noqa: SLF001
-                stages.append(Stage(
-                    trials=trials, epochs=oracle._get_epochs(bracket, round_num),  # noqa: SLF001
-                    initial_epoch=initial, first_trial=number, iteration=iteration,
-                    bracket=bracket, round=round_num))
-                number += trials
-                left -= trials
+        for bracket, round_num, size, epochs, initial in hyperband_rounds(oracle):
+            trials = int(min(size, left))
+            if trials <= 0:
+                return stages
+            stages.append(Stage(trials=trials, epochs=epochs, initial_epoch=initial,
+                                first_trial=number, iteration=iteration, bracket=bracket,
+                                round=round_num))
+            number += trials
+            left -= trials
     return stages
 
 
@@ -111,9 +108,9 @@ def _schedule(spec: SweepSpec, declared: DeclaredSpace) -> list[Stage]:
                                   spec.tuner.max_trials)
     trials = spec.tuner.max_trials
     if kind is TunerKind.GRID and not trials:
-        from sweeps.engines.keras_tuner import _grid_size
+        from sweeps.engines.keras_tuner import grid_size
 
-        trials = _grid_size(declared.searched)
+        trials = grid_size(declared.searched)
     return [Stage(trials=1, epochs=max_epochs, first_trial=n) for n in range(1, (trials or 0) + 1)]
 
 
@@ -127,7 +124,7 @@ def prepare(spec: SweepSpec, *, quiet: bool = True) -> tuple[Dataset, Builder, D
     load_backend(quiet=quiet)
     from sweeps.builders import make_builder
     from sweeps.declared import declare_space
-    from sweeps.engines import build_context
+    from sweeps.training import build_context
 
     builder, space = make_builder(spec, build_context(spec, data))
     declared = declare_space(builder, spec, data, space)
@@ -137,9 +134,9 @@ def prepare(spec: SweepSpec, *, quiet: bool = True) -> tuple[Dataset, Builder, D
 def plan_sweep(spec: SweepSpec, *, quiet: bool = True) -> SweepPlan:
     """The schedule, model sizes and timings of ``spec``'s sweep; trains only the timing
     epochs, logs and writes nothing."""
-    with process.preserved():
+    with runtime.scope():
         data, builder, declared, known_space = prepare(spec, quiet=quiet)
-        process.freeze_what_lives_on()  # the sizing builds dozens of models
+        runtime.freeze_what_lives_on()  # the sizing builds dozens of models
         stages = _schedule(spec, declared)
         sized = measure_models(spec, builder, declared, data, hypermodel_space=known_space)
     return SweepPlan(spec=spec, data_sizes=data.sizes, stages=tuple(stages), sized=sized)

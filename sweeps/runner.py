@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TextIO
 
-from sweeps import process
+from sweeps import runtime
 from sweeps.backend import load_backend
 from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
@@ -38,7 +38,7 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
     name starts a new sweep; the same spec with state is refused unless ``resume`` (continue
     it) or ``overwrite`` (start it over).
     """
-    with process.preserved():
+    with runtime.scope():
         session = Session(spec, stream, work_dir)
         state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
         try:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sweeps import interrupts, process
+from sweeps import interrupts, runtime
 from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
@@ -56,7 +55,7 @@ class SweepResult:
     best_trial_model: Any = field(default=None, repr=False)
     best_trial_test_metrics: dict[str, float] = field(default_factory=dict)
     #: The builder's defaults and a linear model, tested beside the final model
-    #: (:class:`~sweeps.baselines.Baselines`; ``final.baselines``), or None.
+    #: (:class:`~sweeps.uplift.Baselines`; ``final.baselines``), or None.
     baselines: Any = None
 
     @property
@@ -120,25 +119,21 @@ class Session:
         # process imports TensorFlow (2-3 s, on one core), not later beside the first trial.
         self.tracker.renderer.start()
         load_backend(quiet=quiet)
-        import optuna
 
         from sweeps.builders import make_builder
         from sweeps.declared import declare_space
-        from sweeps.engines import build_context
         from sweeps.executions import ExecutionPlan
+        from sweeps.training import build_context
 
-        # Its per-trial INFO lines, and the traceback it logs at WARNING for each failed
-        # trial: the console shows the failure, the trial's MLflow run keeps the traceback
-        # (error.txt), as under keras-tuner's engines.
-        optuna.logging.set_verbosity(optuna.logging.ERROR)
-        process.freeze_what_lives_on()
+        runtime.quiet_optuna()
+        runtime.freeze_what_lives_on()
         # Trained weights are loaded into freshly compiled models (Hyperband's later rounds,
         # the best model at the end), whose optimizers are new by design; Keras warns about
-        # the optimizer slots it skips. (sweeps.process restores the caller's filters.)
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        # the optimizer slots it skips. (The runtime scope restores the caller's filters.)
+        runtime.ignore_warnings(message="Skipping variable loading for optimizer")
         # keras-tuner's Bayesian oracle fits scikit-learn's Gaussian process, which warns when
         # a length scale reaches its bound: routine in a small search, not the user's concern.
-        warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
+        runtime.ignore_warnings(module="sklearn.gaussian_process")
         spec, data = self.spec, self.dataset
         # Folds that the data cannot give are one error before anything is logged (the
         # engines make the same plan again when they search).
@@ -162,7 +157,7 @@ class Session:
     @contextlib.contextmanager
     def guarded(self) -> Iterator[None]:
         """Run the trials: every MLflow run still open when this exits abnormally is ended."""
-        process.freeze_what_lives_on()  # the first build's and the data's objects too
+        runtime.freeze_what_lives_on()  # the first build's and the data's objects too
         outcome = TrialStatus.FAILED
         with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sweeps.training import Trainer
+
 if TYPE_CHECKING:
     from sweeps.builders import Builder
     from sweeps.data import Dataset
@@ -181,7 +183,10 @@ def _time(builder: Builder, hp: Any, spec: SweepSpec, data: Dataset) -> tuple[in
     built_s = time.perf_counter() - start
     timer = _EpochTimer()
     inputs, scale = _timed_inputs(spec, data)
-    builder.fit(hp, model, **inputs, epochs=TIMED_EPOCHS, verbose=0, callbacks=[timer.callback])
+    # Fitted as trials are (their callbacks, the builder's own fit), but for a fixed number
+    # of epochs.
+    Trainer(spec, builder).train_model(hp, model, **inputs, epochs=TIMED_EPOCHS, verbose=0,
+                                       early_stopping=False, after=[timer.callback])
     first, steady = timer.seconds[0], min(timer.seconds[1:])
     return model.count_params(), steady * scale, built_s + max(0.0, first - steady)
 

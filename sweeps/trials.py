@@ -66,9 +66,9 @@ class TrialBook(SweepObserver):
 
     def top(self, n: int) -> list[TrialRecord]:
         """The ``n`` best completed trials, best first (earlier trial wins ties)."""
-        reverse = self.objective.direction.value == "max"
+        direction = self.objective.direction
         ranked = sorted(self.completed(), key=lambda r: r.number)
-        return sorted(ranked, key=lambda r: r.objective, reverse=reverse)[:n]  # type: ignore[arg-type, return-value]
+        return sorted(ranked, key=lambda r: direction.sort_key(r.objective))[:n]  # type: ignore[arg-type]
 
     def best(self) -> TrialRecord | None:
         top = self.top(1)

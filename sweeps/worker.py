@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from sweeps import process
+from sweeps import runtime
 from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
@@ -38,7 +38,7 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
-    with process.preserved():
+    with runtime.scope():
         try:
             return _work(spec, storage, work_dir, stream, quiet)
         except TrackingLost as lost:

@@ -15,7 +15,6 @@ Two sweeps on different data differ in digest even when their names and sizes ag
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,21 +31,7 @@ from tracking import tags as T
 if TYPE_CHECKING:
     from sweeps.data import Dataset
 
-__all__ = ["SweepDatasets", "content_digest"]
-
-
-def content_digest(*arrays: Any) -> str:
-    """A digest of every byte of ``arrays`` (with their dtypes and shapes).
-
-    MLflow's own digest reads the first 10,000 values only, so two datasets that differ
-    further on would look alike; hashing it all costs about 0.1 s for MNIST's 60,000 images.
-    """
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()[:16]
+__all__ = ["SweepDatasets"]
 
 
 @dataclass(frozen=True)
@@ -96,15 +81,14 @@ def _fields(x: Any, y: np.ndarray, source: Any, name: str) -> dict[str, Any]:
     size; its digest is the sweep's own identity of it (form, size, labels in sorted order:
     a pipeline that reshuffles is the same data on every pass), not every example's bytes.
     """
-    from sweeps.data import Stream, fingerprint
+    from sweeps.data import Stream, content_digest
 
     if not isinstance(x, Stream):
         return from_numpy(x, source=source, targets=y, name=name,
-                          digest=content_digest(x, y)).to_dict()
+                          digest=content_digest((x, y))).to_dict()
     head = x.head
-    digest = hashlib.sha256(fingerprint(x)).hexdigest()[:16]
     fields = from_numpy(head, source=source, targets=y[:len(head)], name=name,
-                        digest=digest).to_dict()
+                        digest=content_digest(x)).to_dict()
     fields["profile"] = json.dumps({"kind": x.kind, "batches": x.batches,
                                     "examples": len(x), "features_shape": list(x.shape)})
     return fields

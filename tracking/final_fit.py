@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeps.baselines import DEFAULTS, LINEAR, metric_key
 from sweeps.events import SweepEnded
+from sweeps.uplift import DEFAULTS, LINEAR, metric_key
 from tracking import tags as T
 
 __all__ = ["final_model_tags", "final_fit_metrics", "final_fit_params", "best_trial_test_metrics",

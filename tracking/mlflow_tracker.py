@@ -34,7 +34,6 @@ from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
 
 from sweeps import interrupts
-from sweeps.baselines import DEFAULTS
 from sweeps.errors import TrackingError, TrackingLost
 from sweeps.events import (
     EpochEnded,
@@ -48,6 +47,7 @@ from sweeps.events import (
 )
 from sweeps.metrics import Direction, direction_of
 from sweeps.trials import TrialRecord
+from sweeps.uplift import DEFAULTS
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
 from tracking.final_fit import (

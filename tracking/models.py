@@ -27,18 +27,17 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from typing import Any
 
-import mlflow
 from mlflow.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus
-from mlflow.environment_variables import MLFLOW_TRACKING_URI
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient, is_tracking_uri_set
+from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
+from sweeps import runtime
 from sweeps.metrics import Direction
 from tracking import tags as T
 
@@ -209,7 +208,7 @@ def register(client: MlflowClient, name: str, logged: LoggedModel, run_id: str,
             raise
     # As mlflow.register_model does: the source is the logged model, and the logged model
     # lists its versions (the UI links them both ways).
-    with _global_tracking_uri(client.tracking_uri):
+    with runtime.tracking_uri(client.tracking_uri):
         version = client.create_model_version(name, f"models:/{logged.model_id}", run_id=run_id,
                                               tags=test.tags(), model_id=logged.model_id)
     versions = json.loads(logged.tags.get(MLFLOW_MODEL_VERSIONS, "[]"))
@@ -227,11 +226,9 @@ def register(client: MlflowClient, name: str, logged: LoggedModel, run_id: str,
 def _decide(test: TestResult, champion: Mapping[str, str] | None) -> tuple[bool, str]:
     """Whether a version with ``test`` takes the alias from a champion with these tags."""
     value = f"{test.metric} {test.value:.4f}" if test.value is not None else None
-    if test.value is not None and test.defaults is not None:
-        loses = (test.value < test.defaults if test.direction is Direction.MAX
-                 else test.value > test.defaults)
-        if loses:
-            return False, f"{value} loses to the builder's defaults' {test.defaults:.4f}"
+    if (test.value is not None and test.defaults is not None
+            and test.direction.better(test.defaults, test.value)):
+        return False, f"{value} loses to the builder's defaults' {test.defaults:.4f}"
     if champion is None:
         return True, f"the first; {value}" if value else "the first; no test metric to compare"
     if test.value is None:
@@ -244,35 +241,9 @@ def _decide(test: TestResult, champion: Mapping[str, str] | None) -> tuple[bool,
         return False, (f"the champion's {test.metric} is on other test data; "
                        "move the alias by hand")
     old = float(theirs)
-    better = test.value > old if test.direction is Direction.MAX else test.value < old
+    better = test.direction.better(test.value, old)
     if better:
         sign = ">" if test.direction is Direction.MAX else "<"
     else:
         sign = "<=" if test.direction is Direction.MAX else ">="
     return better, f"{value} {sign} {old:.4f}"
-
-
-@contextlib.contextmanager
-def _global_tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's global tracking URI at ``uri`` for the block, then restore the caller's.
-
-    MLflow's sqlalchemy registry store resolves a ``models:/<id>`` source with a default
-    ``MlflowClient()``, i.e. the global URI, not the client's (a TODO in its
-    ``create_model_version``). Restored exactly: unset stays unset, and
-    $MLFLOW_TRACKING_URI (which ``set_tracking_uri`` also writes) is put back as it was.
-    """
-    if mlflow.get_tracking_uri() == uri:
-        yield
-        return
-    env = os.environ.get(MLFLOW_TRACKING_URI.name)
-    previous = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        # The variable alone set it, or nothing did: the global goes back to unset.
-        mlflow.set_tracking_uri(None if previous in (None, env) else previous)
-        if env is None:
-            os.environ.pop(MLFLOW_TRACKING_URI.name, None)
-        else:
-            os.environ[MLFLOW_TRACKING_URI.name] = env

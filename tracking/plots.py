@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+
+from sweeps import runtime
 
 __all__ = ["JOBS", "best_so_far_plot", "learning_curves", "quiet_optuna", "save",
            "save_learning_curves", "save_study_plots", "warm"]
@@ -94,12 +95,8 @@ def quiet_optuna() -> Iterator[None]:
     for the sweep's console; its verbosity is put back as the caller had it."""
     import optuna
 
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
+    with runtime.optuna_verbosity(optuna.logging.WARNING):
         yield
-    finally:
-        optuna.logging.set_verbosity(previous)
 
 
 def save_study_plots(out_dir: str, trials: Sequence[Any], directions: Sequence[str],
@@ -132,12 +129,10 @@ def save_study_plots(out_dir: str, trials: Sequence[Any], directions: Sequence[s
             study, target_names=list(target_names))
     paths = []
     for name, draw in plots.items():
-        with warnings.catch_warnings():
-            # Optuna marks its matplotlib plots experimental and says so on every call, and
-            # its importance evaluator warns about small samples, which a sweep report of a
-            # few trials always is; neither belongs on the sweep's console.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        # Optuna marks its matplotlib plots experimental and says so on every call, and its
+        # importance evaluator warns about small samples, which a sweep report of a few trials
+        # always is; neither belongs on the sweep's console.
+        with runtime.warnings_ignored(optuna.exceptions.ExperimentalWarning, UserWarning):
             try:
                 axes = draw()
             except (ValueError, RuntimeError, ZeroDivisionError) as exc:

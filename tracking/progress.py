@@ -47,14 +47,13 @@ def best_so_far(client: MlflowClient, sweep_run_id: str, metric: str,
         ((m.timestamp - start_ms) / 1000, m.value)
         for run in trials if run.data.tags.get(T.SUPERSEDED) is None
         for m in client.get_metric_history(run.info.run_id, metric))
-    better = max if direction is Direction.MAX else min
     curve: Curve = []
     for seconds, value in points:
         if until_s is not None and seconds > until_s:
             break
         if math.isnan(value):  # a diverged epoch: never the best
             continue
-        if not curve or better(value, curve[-1][1]) != curve[-1][1]:
+        if not curve or direction.better(value, curve[-1][1]):
             curve.append((seconds, value))
     return curve
 
@@ -64,6 +63,6 @@ def time_to_target(curve: Sequence[tuple[float, float]], target: float,
     """Seconds until the curve first reached ``target`` (at least it, or at most for a
     minimised metric); None if it never did."""
     for seconds, value in curve:
-        if (value >= target) if direction is Direction.MAX else (value <= target):
+        if not direction.better(target, value):  # reached: at least as good as the target
             return seconds
     return None

@@ -19,6 +19,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
+from sweeps.metrics import Direction
 from tracking import tags as T
 from tracking.plots import quiet_optuna
 
@@ -83,7 +84,7 @@ class SweepRuns:
         key = f"best_{metric}"
         done = [t for t in self.trials if t.status == "COMPLETED" and key in t.metrics]
         done.sort(key=lambda t: t.number)
-        return sorted(done, key=lambda t: t.metrics[key], reverse=direction == "max")
+        return sorted(done, key=lambda t: Direction(direction).sort_key(t.metrics[key]))
 
 
 def trial_row(run: Run) -> TrialRow:
@@ -210,7 +211,7 @@ def to_optuna_study(sweep: SweepRuns) -> Any:
     import optuna
 
     space = sweep.spec.get("search_space", {})
-    directions = ["maximize" if d == "max" else "minimize" for _, d in sweep.objectives]
+    directions = [Direction(d).optuna for _, d in sweep.objectives]
     with quiet_optuna():
         study = optuna.create_study(directions=directions, study_name=sweep.name)
     metrics = [f"best_{m}" for m, _ in sweep.objectives]

@@ -27,7 +27,13 @@ from sweeps import interrupts
 from sweeps.errors import SweepsError, TrackingError
 from sweeps.events import TrialStatus
 from sweeps.paths import sqlite_path
-from sweeps.rechecking import Candidate, Checked, RecheckObserver, RecheckResult, format_result
+from sweeps.recheck.records import (
+    Candidate,
+    Checked,
+    RecheckObserver,
+    RecheckResult,
+    format_result,
+)
 from tracking import tags as T
 from tracking.queries import SweepRuns, find_sweeps
 from tracking.runs import RUN_STATUS, now_ms
@@ -75,31 +81,10 @@ class RecheckTracker(RecheckObserver):
     def sweep_run_id(self) -> str:
         return self.sweep.run_id
 
-    def spec(self, data_dir: str | None = None,
-             objects: Mapping[str, Any] | None = None) -> Any:
-        """The sweep's resolved spec, as its run logged it (``spec.yaml``); ``objects`` gives
-        what YAML cannot hold, as :func:`sweeps.tune` did: ``{"hypermodel": build_model,
-        "data": (x, y)}``."""
-        from sweeps.spec import parse_spec_dict
-
-        stored, name = self.sweep.spec, f"sweep {self.sweep_name!r} (run {self.sweep_run_id})"
-        if not stored:
-            raise SweepsError(f"{name} has no spec.yaml artifact to retrain from")
-        objects = {key: value for key, value in (objects or {}).items() if value is not None}
-        data = stored.get("data") or {}
-        if data.get("name") == "arrays" and "data" not in objects:
-            raise SweepsError(f"{name} trained on arrays given from Python: re-check it from "
-                              "Python, sweeps.recheck(..., build_model=..., data=...) with the "
-                              "sweep's own builder and data")
-        if data.get("name") != "arrays" and "data" in objects:
-            raise SweepsError(f"{name} read its data from its spec ({data.get('name')}): "
-                              "data= is for a sweep of sweeps.tune(..., data=...)")
-        spec = parse_spec_dict(stored, f"spec.yaml of {name}",
-                               [f"data.dir={data_dir}"] if data_dir else [], objects=objects)
-        if "data" in objects and spec.data.digest != data.get("digest"):
-            raise SweepsError(f"the data given is not the data {name} trained on (digest "
-                              f"{spec.data.digest}, the sweep's {data.get('digest')})")
-        return spec
+    @property
+    def stored_spec(self) -> Mapping[str, Any]:
+        """The sweep's resolved spec as its run logged it (``spec.yaml``; empty if none)."""
+        return self.sweep.spec or {}
 
     def candidates(self) -> list[Candidate]:
         """The sweep's completed trials, best first, with their hyperparameters."""

@@ -41,6 +41,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from sweeps import runtime
 from tracking import plots
 
 __all__ = ["Renderer"]
@@ -178,8 +179,7 @@ def _lower_priority() -> None:
 
 
 def main() -> None:
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
+    answers = runtime.answers_from_stdout()  # what a library prints goes to stderr instead
     # Ctrl-C reaches the whole process group: the caller decides when the helper ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _lower_priority()

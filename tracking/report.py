@@ -21,7 +21,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
-from sweeps.baselines import DEFAULTS, LINEAR, uplift_lines
+from sweeps.metrics import Direction
+from sweeps.uplift import DEFAULTS, LINEAR, uplift_lines
 from tracking import plots
 from tracking import tags as T
 from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
@@ -146,7 +147,7 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
 
     points = [(trial.metrics.get("param_count", 0.0), trial.metrics[f"best_{metric}"])
               for _, trial in ordered]
-    front = _pareto(points if direction == "max" else [(s, -a) for s, a in points])
+    front = _pareto([(s, -Direction(direction).sort_key(a)) for s, a in points])
     scatter = Figure(figsize=(7, 4.5))
     ax = scatter.subplots()
     ax.scatter(*zip(*points), color="tab:blue", zorder=3)

@@ -18,6 +18,7 @@ pandas, scikit-learn and Keras are imported only by the sources that need them.
 from __future__ import annotations
 
 from sweeps.data._dataset import Dataset, load_dataset, no_test_set
+from sweeps.data._digest import content_digest
 from sweeps.data._idx import (
     DATA_DIR_ENV,
     DEBIAN_DIRS,
@@ -30,6 +31,7 @@ from sweeps.data._sources import SKLEARN_DATASETS, SOURCES
 from sweeps.data._stream import Stream, feature_sample, fingerprint, head_batches, is_stream
 
 __all__ = [
+    "content_digest",
     "DATA_DIR_ENV",
     "DEBIAN_DIRS",
     "IDX_FILES",

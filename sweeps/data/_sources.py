@@ -20,11 +20,8 @@ validation and test optional, for example::
 from __future__ import annotations
 
 import difflib
-import importlib
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +30,7 @@ from sweeps.data._files import read_csv, read_image_folder, read_npz
 from sweeps.data._idx import IDX_DATASETS, load_arrays
 from sweeps.data._raw import RawData, data_error, from_python
 from sweeps.errors import DataError, one_line
+from sweeps.importer import ImportFailure, cwd_importable, import_object
 
 if TYPE_CHECKING:
     from sweeps.spec import DataSpec
@@ -120,7 +118,7 @@ def read_loader(path: str) -> RawData:
     runs, so a ``my_data.py`` beside the spec is found; ``sys.path`` is restored afterwards.
     """
     where = f"loader {path}"
-    with _cwd_on_path():
+    with cwd_importable():
         function = _import_function(path, where)
         try:
             returned = function()
@@ -133,47 +131,13 @@ def read_loader(path: str) -> RawData:
     return from_python(returned, source=source, where=where, key="data.loader")
 
 
-@contextmanager
-def _cwd_on_path() -> Iterator[None]:
-    cwd = os.getcwd()
-    present = any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path)
-    saved = list(sys.path)
-    if not present:
-        sys.path.insert(0, cwd)
-    try:
-        yield
-    finally:
-        if not present:
-            sys.path[:] = saved
-
-
 def _import_function(path: str, where: str) -> Callable[[], Any]:
-    module_name, colon, attribute = path.partition(":")
-    if not colon or not module_name or not attribute:
-        raise data_error(where, "data.loader", f"expected 'module:function', got {path!r}")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name + ".").startswith(exc.name + "."):
-            raise data_error(where, "data.loader", f"no module {exc.name!r} in the working "
-                                                   f"directory ({os.getcwd()}) or the installed "
-                                                   "packages") from None
-        raise data_error(where, "data.loader", f"importing module {module_name!r} raised "
-                                               f"ModuleNotFoundError: {one_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - a broken user module: any error at import time
-        raise data_error(where, "data.loader", f"importing module {module_name!r} raised "
-                                               f"{type(exc).__name__}: {one_line(exc)}") from None
-    found: Any = module
-    for part in attribute.split("."):
-        if not hasattr(found, part):
-            public = [n for n in dir(found) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, public, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            origin = getattr(module, "__file__", module_name)
-            raise data_error(where, "data.loader", f"module {module_name!r} ({origin}) has no "
-                                                   f"attribute {part!r}{hint}")
-        found = getattr(found, part)
+        found = import_object(path, "module:function")
+    except ImportFailure as exc:
+        raise data_error(where, "data.loader", str(exc)) from None
     if not callable(found):
-        raise data_error(where, "data.loader", f"expected a function, {attribute!r} is a "
+        raise data_error(where, "data.loader", f"expected a function, "
+                                               f"{path.partition(':')[2]!r} is a "
                                                f"{type(found).__name__}")
     return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweeps.engines.base import Engine, build_context, training_callbacks
+from sweeps.engines.base import Engine
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec, TunerKind
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sweeps.builders import Builder
     from sweeps.declared import DeclaredSpace
 
-__all__ = ["Engine", "build_context", "create_engine", "training_callbacks"]
+__all__ = ["Engine", "create_engine"]
 
 
 def create_engine(

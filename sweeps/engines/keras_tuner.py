@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import config as kt_config
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from hypermodels.space import FloatParam, Param, discrete_values
-from sweeps.engines.base import Engine, fit_arguments, training_callbacks
-from sweeps.engines.checkpoints import BestTrialModel, KerasTunerBestEpoch
-from sweeps.engines.keras_tuner_state import recover, restore_grid, snapshot
-from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
+from sweeps import runtime
+from sweeps.engines import _keras_tuner_compat as compat
+from sweeps.engines._keras_tuner_compat import FitHook, KerasTunerBestEpoch, SaveBestEpoch
+from sweeps.engines.base import Engine
+from sweeps.engines.keras_tuner_state import recover, snapshot
 from sweeps.errors import SweepsError
 from sweeps.events import SweepObserver, TrialStatus
 from sweeps.executions import ExecutionPlan
 from sweeps.spec import SweepSpec, TunerKind
+from sweeps.training import Trainer
+from sweeps.training.checkpoints import BestTrialModel
+from sweeps.training.lifecycle import NonFiniteLoss, TrialLifecycle
 
 if TYPE_CHECKING:
     from sweeps.builders import Builder
@@ -40,11 +42,13 @@ _HYPERBAND_KEYS = ("tuner/bracket", "tuner/round", "tuner/epochs", "tuner/initia
 
 
 class _HyperModel(kt.HyperModel):
-    """The spec's builder in keras-tuner's terms: its ``build(hp)`` and ``fit``."""
+    """The spec's builder in keras-tuner's terms: its ``build(hp)``, and a ``fit`` that is
+    sweeps' one training path (which calls the builder's own ``fit`` if it has one)."""
 
-    def __init__(self, builder: Builder) -> None:
+    def __init__(self, builder: Builder, trainer: Trainer) -> None:
         super().__init__(name=builder.name.replace(":", "."))
         self._builder = builder
+        self._trainer = trainer
         #: Optimizer steps in one epoch; set by the engine once it has the data.
         self.steps_per_epoch = 0
 
@@ -60,10 +64,13 @@ class _HyperModel(kt.HyperModel):
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
-        return self._builder.fit(hp, model, *args, **kwargs)
+        # keras-tuner's callbacks (its best-epoch checkpoint, the hooks that report each
+        # epoch) run after the trainer's own: the order a tuner.search(callbacks=...) gave.
+        after = kwargs.pop("callbacks", [])
+        return self._trainer.train_model(hp, model, *args, after=after, **kwargs).result
 
 
-class _ReportingTuner:
+class _ReportingTuner(FitHook):
     """Mixin for a keras-tuner ``Tuner``: reports each trial through a TrialLifecycle."""
 
     def __init__(self, *args: Any, spec: SweepSpec, observer: SweepObserver,
@@ -81,11 +88,10 @@ class _ReportingTuner:
         self.execution_plan: ExecutionPlan | None = None
         self._fits: dict[str, int] = {}
 
-    def _build_and_fit_model(self, trial: kt.engine.trial.Trial, *args: Any,
-                             **kwargs: Any) -> Any:
-        # keras-tuner's hook for subclasses (AutoKeras overrides it): its best-epoch
-        # checkpoint is swapped for one that writes the file once, when the fit ends. One
-        # replacement per checkpoint, as keras-tuner shares one across a trial's executions.
+    def before_fit(self, trial: kt.engine.trial.Trial, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # keras-tuner's best-epoch checkpoint is swapped for one that writes the file once,
+        # when the fit ends. One replacement per checkpoint, as keras-tuner shares one across
+        # a trial's executions.
         def in_memory(callback: Any) -> Any:
             if not isinstance(callback, SaveBestEpoch):
                 return callback
@@ -99,11 +105,12 @@ class _ReportingTuner:
             n = self._fits[trial.trial_id] = self._fits.get(trial.trial_id, -1) + 1
             self._trials[trial.trial_id].execution_started(self.execution_plan.label(n))
             kwargs.update(self.execution_plan.fit_data(n))
-        results = super()._build_and_fit_model(trial, *args, **kwargs)
+        return kwargs
+
+    def after_fit(self, trial: kt.engine.trial.Trial, kwargs: dict[str, Any]) -> None:
         # The trained model and its best epoch, offered to the engine when the trial ends.
         self._fitted[trial.trial_id] = next(
             (c for c in kwargs["callbacks"] if isinstance(c, KerasTunerBestEpoch)), None)
-        return results
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -177,8 +184,9 @@ class KerasTunerEngine(Engine):
         super().__init__(spec, builder, declared, observer, work_dir)
         # keras-tuner prints every failed trial's traceback while DEBUG is on (its default);
         # the traceback reaches the trial's MLflow run as error.txt instead. (Process-wide:
-        # sweeps.process restores it when the sweep ends.)
-        kt_config.DEBUG = False
+        # put back when the sweep's runtime scope ends.)
+        runtime.on_exit(compat.set_debug, compat.get_debug())
+        compat.set_debug(False)
         kind = spec.tuner.kind
         options = spec.tuner.options
         kwargs: dict[str, Any] = {}
@@ -197,7 +205,7 @@ class KerasTunerEngine(Engine):
         project = work_dir / _PROJECT
         self.recovery_note = recover(project) if resume else None
         self.tuner = tuner_cls(
-            hypermodel=_HyperModel(builder),
+            hypermodel=_HyperModel(builder, self.trainer),
             objective=kt.Objective(spec.objective.metric, direction=spec.objective.direction.value),
             # The spec's narrowing of a builder's own space: keras-tuner's way to tailor one.
             hyperparameters=declared.kt_hyperparameters,
@@ -224,7 +232,7 @@ class KerasTunerEngine(Engine):
             # next one (HyperbandOracle.populate_space).
             self.tuner.oracle.hyperband_iterations = options["iterations"]
         if kind is TunerKind.GRID and resume:
-            restore_grid(self.tuner.oracle)
+            compat.restore_grid_order(self.tuner.oracle)
 
     def start_with(self, values: Mapping[str, Any]) -> None:
         kind = self.spec.tuner.kind
@@ -246,16 +254,11 @@ class KerasTunerEngine(Engine):
     def planned_trials(self) -> int | None:
         oracle = self.tuner.oracle
         if self.spec.tuner.kind is TunerKind.GRID and not oracle.max_trials:
-            return _grid_size(self.declared.searched)
+            return grid_size(self.declared.searched)
         if self.spec.tuner.kind is not TunerKind.HYPERBAND:
             return oracle.max_trials
-        # The size of Hyperband's plan, from the oracle's own bracket arithmetic (keras-tuner
-        # has no public API for it).
-        per_iteration = sum(
-            oracle._get_size(bracket, round_num)  # noqa: SLF001 - no public API, see above
-            for bracket in range(oracle._get_num_brackets())  # noqa: SLF001 - as above
-            for round_num in range(oracle._get_num_rounds(bracket))  # noqa: SLF001 - as above
-        )
+        # The size of Hyperband's plan, from the oracle's own bracket arithmetic.
+        per_iteration = sum(trials for _, _, trials, _, _ in compat.hyperband_rounds(oracle))
         planned = per_iteration * self.spec.tuner.options["iterations"]
         return min(planned, oracle.max_trials) if oracle.max_trials else planned
 
@@ -267,7 +270,7 @@ class KerasTunerEngine(Engine):
                               f"{oracle.max_trials}: {started} trials already ran")
         if self.spec.tuner.kind is TunerKind.HYPERBAND:
             # The oracle stops only when its last iteration's last bracket is done.
-            current = oracle._current_iteration + 1  # noqa: SLF001 - no public API for it
+            current = compat.hyperband_iteration(oracle)
             if current > oracle.hyperband_iterations:
                 raise SweepsError(f"cannot shrink sweep {self.spec.name!r} to "
                                   f"{oracle.hyperband_iterations} Hyperband iteration(s): "
@@ -278,8 +281,7 @@ class KerasTunerEngine(Engine):
             self.spec.training.batch_size)
         self.tuner.execution_plan = ExecutionPlan.of(self.spec, data)
         try:
-            self.tuner.search(callbacks=training_callbacks(self.spec),
-                              **fit_arguments(self.spec, data))
+            self.tuner.search(**self.trainer.inputs(data))
         except RuntimeError as exc:
             if "consecutive failures" in str(exc):
                 raise SweepsError(f"the search stopped: {exc}".strip()) from None
@@ -311,7 +313,7 @@ class KerasTunerEngine(Engine):
                 if t.status == kt.engine.trial.TrialStatus.RUNNING]
 
 
-def _grid_size(space: Mapping[str, Param]) -> int | None:
+def grid_size(space: Mapping[str, Param]) -> int | None:
     """How many combinations a grid over ``space`` has (None if a range is continuous).
 
     Per-layer copies of a parameter (``units_0``, ``units_1``) multiply it further; the

@@ -6,20 +6,18 @@ After every trial we keep a copy of the files as they stood, written atomically,
 resume that finds a broken file rolls the project back to that copy.
 
 GridSearchOracle saves none of its own bookkeeping (it has no get_state), so a reloaded grid
-would stop at once; :func:`restore_grid` rebuilds it from the trials.
+would stop at once; ``_keras_tuner_compat.restore_grid_order`` rebuilds it from the trials.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from sweeps.state import write_atomic
 
-__all__ = ["snapshot", "recover", "restore_grid"]
+__all__ = ["snapshot", "recover"]
 
 SNAPSHOT = "sweeps_snapshot"
 
@@ -66,23 +64,3 @@ def recover(project: Path) -> str | None:
             shutil.rmtree(trial_dir)
     return (f"keras-tuner's state was cut mid-write ({', '.join(f.name for f in broken)}); "
             f"rolled back to the snapshot after its last finished trial")
-
-
-def restore_grid(oracle: Any) -> None:
-    """Rebuild a reloaded GridSearchOracle's in-memory order of the combinations it tried.
-
-    The oracle walks the grid by taking each tried combination's successor
-    (``_populate_next``) unless the next tried one in its order (``_ordered_ids``) already
-    is that successor; both live only in memory. Every trial is queued again, as its
-    ``end_trial`` does (the oracle skips those whose successor was tried), in the order of
-    the oracle's own comparison.
-    """
-    trials = list(oracle.trials.values())
-    # SLF001 below: these are GridSearchOracle's own fields and comparison; it offers no API
-    # to restore them.
-    ordered = sorted(trials, key=functools.cmp_to_key(
-        lambda a, b: oracle._compare(a.hyperparameters.values,  # noqa: SLF001
-                                     b.hyperparameters.values)))
-    for trial in ordered:
-        oracle._ordered_ids.insert(trial.trial_id)  # noqa: SLF001
-    oracle._populate_next = list(oracle.start_order)  # noqa: SLF001

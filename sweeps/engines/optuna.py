@@ -24,9 +24,8 @@ from optuna.trial import TrialState
 from optuna_integration import KerasPruningCallback
 
 from sweeps import interrupts
-from sweeps.engines.base import Engine, fit_arguments, training_callbacks
-from sweeps.engines.checkpoints import BestEpochWeights
-from sweeps.engines.lifecycle import NonFiniteLoss, TrialLifecycle
+from sweeps.engines import _optuna_compat as compat
+from sweeps.engines.base import Engine
 from sweeps.engines.optuna_hp import OptunaHyperParameters
 from sweeps.engines.optuna_study import (
     EPOCHS_TO_BEST,
@@ -40,7 +39,10 @@ from sweeps.engines.optuna_study import (
 from sweeps.errors import SweepInterrupted, SweepsError
 from sweeps.events import SweepObserver, TrialStatus
 from sweeps.executions import ExecutionPlan
-from sweeps.spec import Direction, SweepSpec
+from sweeps.spec import SweepSpec
+from sweeps.training import checkpoint_monitor
+from sweeps.training.checkpoints import BestEpochWeights
+from sweeps.training.lifecycle import NonFiniteLoss, TrialLifecycle
 
 if TYPE_CHECKING:
     from sweeps.builders import Builder
@@ -73,8 +75,7 @@ class OptunaEngine(Engine):
             self.study = optuna.create_study(
                 storage=storage_obj, study_name=study_name, sampler=sampler_obj,
                 pruner=pruner_obj, directions=[
-                    "maximize" if o.direction is Direction.MAX else "minimize"
-                    for o in spec.objectives])
+                    o.direction.optuna for o in spec.objectives])
             #: Whether this process created the study (creation is atomic in the storage, so
             #: exactly one of several workers starting together gets True).
             self.created = True
@@ -125,16 +126,12 @@ class OptunaEngine(Engine):
         to a process that is gone (killed), so it is marked interrupted and failed first. A
         trial counts as re-queued once some trial carries its number in ``RETRY_OF``.
         """
-        storage = self.study._storage  # noqa: SLF001 - Optuna's public storage API, via the study
         trials = self.study.get_trials(deepcopy=False)
         retried = self._retried(trials)
         requeued = []
         for trial in trials:
             if trial.state is TrialState.RUNNING:
-                # The storage API addresses trials by Optuna's internal id, not their number.
-                trial_id = trial._trial_id  # noqa: SLF001 - see the line above
-                storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
-                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+                compat.fail_with_attr(self.study, trial, INTERRUPTED, True)
             elif not (trial.state is TrialState.FAIL and trial.user_attrs.get(INTERRUPTED)):
                 continue
             if trial.number in retried:
@@ -151,7 +148,10 @@ class OptunaEngine(Engine):
             optuna.delete_study(study_name=study_name, storage=open_storage(storage))
 
     def _retried(self, trials: list[optuna.trial.FrozenTrial]) -> set[int]:
-        return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+        """Trials run again: an interrupted one (``RETRY_OF``), a dead worker's (Optuna's
+        retry callback, before it ran)."""
+        found = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+        return found | {n for t in trials if (n := compat.retried_trial_number(t)) is not None}
 
     def _used_trials(self) -> int:
         trials = self.study.get_trials(deepcopy=False)
@@ -217,6 +217,9 @@ class OptunaEngine(Engine):
     def _objective(self, trial: optuna.Trial, data: Dataset) -> Any:
         spec = self.spec
         trial_id = str(trial.number)
+        retry_of = compat.retried_trial_number(trial)
+        if retry_of is not None and RETRY_OF not in trial.user_attrs:
+            trial.set_user_attr(RETRY_OF, retry_of)  # a dead worker's, re-run by Optuna
         lifecycle = TrialLifecycle(spec, self.observer, trial_id, number=trial.number + 1, tags={
             "optuna.trial_number": str(trial.number),
             **({"optuna.retry_of": str(trial.user_attrs[RETRY_OF] + 1)}
@@ -227,16 +230,14 @@ class OptunaEngine(Engine):
             hp = OptunaHyperParameters(trial, self.declared.narrowed)
             checkpoint = self._checkpoint(trial_id)  # the best epoch of every fit
             reporter = _EpochReporter(lifecycle, hp, self.builder.compiled_by)
+            inputs = self.trainer.inputs(data)
             for n in range(plan.count):
                 if not plan.single:
                     lifecycle.execution_started(plan.label(n))
-                keras.backend.clear_session()  # what keras-tuner does before every build
-                model = self.builder.build(hp)
-                callbacks = [reporter, *training_callbacks(spec), checkpoint]
-                if self.pruning and plan.single:
-                    callbacks.append(KerasPruningCallback(trial, spec.objective.metric))
-                self.builder.fit(hp, model, callbacks=callbacks,
-                                 **{**fit_arguments(spec, data), **plan.fit_data(n)})
+                pruning = ([KerasPruningCallback(trial, spec.objective.metric)]
+                           if self.pruning and plan.single else [])
+                self.trainer.train(hp, {**inputs, **plan.fit_data(n)}, before=[reporter],
+                                   after=[checkpoint, *pruning])
                 if self.pruning and not plan.single:
                     # Several fits: pruned on the running mean of their best values, one
                     # step per fit (the pruners compare trials at equal steps).
@@ -259,21 +260,15 @@ class OptunaEngine(Engine):
                 exc, NonFiniteLoss) else traceback.format_exc())
             raise
         values = lifecycle.objective_values()
-        trial.set_user_attr(EPOCHS_TO_BEST, lifecycle.epochs_to_best(*self._checkpoint_monitor()))
+        trial.set_user_attr(EPOCHS_TO_BEST,
+                            lifecycle.epochs_to_best(*checkpoint_monitor(spec.objective)))
         ended = lifecycle.ended(TrialStatus.COMPLETED)
         self.kept.offer(trial_id, ended.objective, checkpoint.model, checkpoint.best_weights)
         return tuple(values) if self.multi else values[0]
 
-    def _checkpoint_monitor(self) -> tuple[str, Direction]:
-        """What picks a trial's checkpointed epoch: the primary objective, as keras-tuner's
-        checkpoints do (``val_loss`` when that is the parameter count)."""
-        objective = self.spec.objective
-        monitor = objective.metric if objective.metric != "params" else "val_loss"
-        return monitor, Direction.MIN if monitor.endswith("loss") else objective.direction
-
     def _checkpoint(self, trial_id: str) -> keras.callbacks.Callback:
         """Keep each trial's best epoch."""
-        monitor, mode = self._checkpoint_monitor()
+        monitor, mode = checkpoint_monitor(self.spec.objective)
         return BestEpochWeights(self.models_dir / f"trial_{trial_id}.weights.h5", monitor, mode)
 
     # -- results -------------------------------------------------------------------------

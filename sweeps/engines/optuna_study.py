@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from pathlib import Path
 
 import optuna
 
+from sweeps import runtime
+from sweeps.engines._optuna_compat import heartbeat_retry
 from sweeps.errors import SweepsError
 
 __all__ = ["EPOCHS_TO_BEST", "INTERRUPTED", "RETRY_OF", "SURPLUS", "open_storage",
@@ -28,7 +29,7 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseSt
 
     With ``heartbeat`` (workers), running trials beat every 10 s; one silent for 60 s
     ($SWEEPS_HEARTBEAT_GRACE_S) belongs to a dead worker and is failed by the next worker to
-    start a trial or waiting for the end, then enqueued again.
+    start a trial or waiting for the end, then run again by Optuna's own retry callback.
     """
     if url.startswith("journal:"):
         path = url.removeprefix("journal:").removeprefix("//")
@@ -37,7 +38,7 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseSt
     else:
         grace = int(os.environ.get("SWEEPS_HEARTBEAT_GRACE_S", "60"))
         beat = dict(heartbeat_interval=max(1, grace // 6), grace_period=grace,
-                    failed_trial_callback=_requeue_dead) if heartbeat else {}
+                    **heartbeat_retry()) if heartbeat else {}
         for attempt in range(3):
             try:
                 return optuna.storages.RDBStorage(url, **beat)
@@ -52,18 +53,11 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseSt
     return JournalStorage(JournalFileBackend(path))
 
 
-def _requeue_dead(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Optuna failed a dead worker's trial (no heartbeat): run it again."""
-    study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number},
-                        skip_if_exists=False)
-
-
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         # Multivariate, grouped TPE models parameters jointly and per conditional subspace
         # (units_1 exists only when depth >= 2): what Optuna advises for such spaces.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with runtime.warnings_ignored(optuna.exceptions.ExperimentalWarning):
             return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)

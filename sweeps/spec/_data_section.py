@@ -9,7 +9,6 @@ from Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from sweeps.spec._limits import MAX_INTEGER
@@ -72,29 +71,6 @@ def _data(node: Node, arrays: Any) -> DataSpec:
 
 
 def _digest(arrays: Any) -> str:
-    """A content digest of in-memory data: two sweeps on different arrays differ in identity."""
-    import hashlib
+    from sweeps.data import content_digest
 
-    import numpy as np
-
-    from sweeps.data import fingerprint, is_stream
-
-    digest = hashlib.sha256()
-
-    def feed(value: Any) -> None:
-        if is_stream(value):
-            digest.update(fingerprint(value))
-        elif isinstance(value, Mapping):
-            for key in sorted(value):
-                digest.update(str(key).encode())
-                feed(value[key])
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                feed(item)
-        elif value is not None:
-            array = np.ascontiguousarray(value)
-            digest.update(f"{array.dtype}{array.shape}".encode())
-            digest.update(memoryview(array).cast("B"))
-
-    feed(arrays)
-    return digest.hexdigest()[:16]
+    return content_digest(arrays)

@@ -9,7 +9,6 @@ over.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,18 +86,10 @@ def _check_module(node: Node, module: str) -> None:
     """The builder's module must be findable (from the working directory, as Python's own
     ``-m`` would); it is imported only when the sweep runs."""
     import os
-    import sys
 
-    added = os.getcwd() not in sys.path
-    if added:
-        sys.path.insert(0, os.getcwd())
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a parent package that is missing or broken
-        found = False
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
+    from sweeps.importer import module_findable
+
+    found = module_findable(module)
     if not found:
         node.fail("name", f"cannot find module {module!r} (looked in the working directory "
                           f"{os.getcwd()} and the installed packages)")

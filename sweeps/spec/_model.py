@@ -135,7 +135,7 @@ class ObjectiveSpec:
 
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` is strictly better than ``b``."""
-        return a > b if self.direction is Direction.MAX else a < b
+        return self.direction.better(a, b)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeps.data import Dataset
+from sweeps.data import Dataset, content_digest
 from sweeps.metrics import Direction
 from sweeps.task import Task, TaskKind
 from tracking import tags as T
-from tracking.datasets import SweepDatasets, content_digest
+from tracking.datasets import SweepDatasets
 from tracking.models import TestResult, _global_tracking_uri, register
 
 ACCURACY = "test_accuracy"
@@ -121,7 +121,7 @@ def test_dataset_inputs_carry_digest_source_shape_and_context() -> None:
     assert train.name == "pairs" and train.source_type == "local"
     assert train.source == '{"uri": "/data/pairs.npz"}'
     assert '"features_shape": [10, 4]' in train.profile
-    assert train.digest == content_digest(x, np.arange(10) % 2)
+    assert train.digest == content_digest((x, np.arange(10) % 2))
     # One value changed far past the first 10,000 (all MLflow's own digest reads): it differs.
     big = np.zeros((20_000, 4), dtype="float32")
     changed = big.copy()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeps import process
+from sweeps import runtime
 from sweeps.ui import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_a_sweep_bounds_mlflow_http_retries_and_quiets_urllib3_then_restores_bot
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")  # the caller's own choice stays
     urllib3_logger = logging.getLogger("urllib3")
     monkeypatch.setattr(urllib3_logger, "level", logging.NOTSET)
-    with process.preserved():
+    with runtime.scope():
         assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "3"
         assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "2"
         assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "7"

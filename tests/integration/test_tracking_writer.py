@@ -16,10 +16,11 @@ import pytest
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from mlflow.tracking import MlflowClient
 
-from sweeps.engines.checkpoints import BestEpochWeights, BestTrialModel, KerasTunerBestEpoch
+from sweeps.engines._keras_tuner_compat import KerasTunerBestEpoch
 from sweeps.metrics import Direction
 from sweeps.runner import run_sweep
 from sweeps.spec import ObjectiveSpec, load_spec
+from sweeps.training.checkpoints import BestEpochWeights, BestTrialModel
 from tracking import tags as T
 from tracking.writer import Writer
 

@@ -33,6 +33,7 @@ from sweeps.events import (
 )
 from sweeps.metrics import Direction
 from sweeps.spec import SweepSpec
+from sweeps.training.outcome import best_value, epochs_to_best, numeric_logs
 
 __all__ = ["TrialLifecycle", "NonFiniteLoss", "model_summary"]
 
@@ -110,8 +111,7 @@ class TrialLifecycle:
         if self._unbuilt is not None:
             self.model_built(*self._unbuilt)
         self.epochs += 1
-        metrics = {name: float(value) for name, value in (logs or {}).items()
-                   if _is_number(value)}
+        metrics = numeric_logs(logs)
         rate = _learning_rate(model)
         if rate is not None:
             metrics["learning_rate"] = rate
@@ -133,7 +133,7 @@ class TrialLifecycle:
             if objective.metric == "params":
                 values.append(float(self.param_count))
                 continue
-            values.append(statistics.fmean(_best(h, objective.metric, objective.direction)
+            values.append(statistics.fmean(best_value(h, objective.metric, objective.direction)
                                            for h in runs))
         return values
 
@@ -141,14 +141,8 @@ class TrialLifecycle:
         """The epochs trained up to and including the best value of ``metric`` (the first of
         equal values, the epoch Keras's ``save_best_only`` checkpoint keeps); all of them if
         the model never reported it. With several fits, the median over them."""
-        counts = []
-        for _, history in self._executions() or [("", self.history)]:
-            series = history.get(metric)
-            if not series:
-                counts.append(len(history.get("loss", [])) or self.epochs)
-                continue
-            best = max(series) if direction is Direction.MAX else min(series)
-            counts.append(series.index(best) + 1)
+        counts = [epochs_to_best(history, metric, direction) or self.epochs
+                  for _, history in self._executions() or [("", self.history)]]
         return max(1, round(statistics.median(counts)))
 
     def _execution_report(self) -> dict[str, float]:
@@ -169,7 +163,7 @@ class TrialLifecycle:
         for objective in self.spec.objectives:
             if objective.metric == "params":
                 continue
-            bests = [_best(h, objective.metric, objective.direction) for _, h in runs]
+            bests = [best_value(h, objective.metric, objective.direction) for _, h in runs]
             for (label, _), value in zip(runs, bests):
                 extra[f"{label}/best_{objective.metric}"] = value
             extra[f"best_{objective.metric}_std"] = statistics.pstdev(bests)
@@ -200,19 +194,6 @@ class TrialLifecycle:
         )
         self.observer.trial_ended(event)
         return event
-
-
-def _best(history: Mapping[str, list[float]], metric: str, direction: Direction) -> float:
-    series = history.get(metric) or [math.nan]
-    return float(max(series) if direction is Direction.MAX else min(series))
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return False
 
 
 def _learning_rate(model: Any) -> float | None:

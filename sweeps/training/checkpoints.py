@@ -20,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import keras
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from sweeps.metrics import Direction
 from sweeps.spec import ObjectiveSpec
 
-__all__ = ["BestEpochWeights", "BestTrialModel", "KerasTunerBestEpoch"]
+__all__ = ["BestEpochWeights", "BestTrialModel", "write_best"]
 
 
-def _write_best(model: Any, best: list[Any] | None, write: Any) -> None:
+def write_best(model: Any, best: list[Any] | None, write: Any) -> None:
     """Write ``best`` through ``write()`` and leave the model with its own weights (a
     builder's fit, or EarlyStopping's restore, may still use them)."""
     if best is None:
@@ -41,27 +40,6 @@ def _write_best(model: Any, best: list[Any] | None, write: Any) -> None:
         model.set_weights(current)
 
 
-class KerasTunerBestEpoch(SaveBestEpoch):
-    """keras-tuner's best-epoch checkpoint (same objective, path and file), kept in memory
-    until the trial's ``fit`` ends. Replaces the one keras-tuner's ``run_trial`` creates
-    (see ``sweeps.engines.keras_tuner``)."""
-
-    def __init__(self, original: SaveBestEpoch) -> None:
-        super().__init__(original.objective, original.filepath)
-        self._best: list[Any] | None = None
-
-    @property
-    def best_weights(self) -> list[Any] | None:
-        """The best epoch's weights so far (``None`` before any improved)."""
-        return self._best
-
-    def _save_model(self) -> None:
-        self._best = self.model.get_weights()  # NumPy copies, taken between epochs
-
-    def on_train_end(self, logs: Any = None) -> None:
-        _write_best(self.model, self._best, super()._save_model)
-
-
 class BestEpochWeights(keras.callbacks.Callback):
     """``ModelCheckpoint(path, monitor, mode, save_best_only=True, save_weights_only=True)``,
     kept in memory until ``fit`` ends."""
@@ -71,7 +49,7 @@ class BestEpochWeights(keras.callbacks.Callback):
         self.path = path
         self.monitor = monitor
         self.mode = mode
-        self._best_value = -math.inf if mode is Direction.MAX else math.inf
+        self._best_value = mode.worst
         self._best: list[Any] | None = None
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -79,9 +57,7 @@ class BestEpochWeights(keras.callbacks.Callback):
         if value is None:
             return
         value = float(value)
-        better = value > self._best_value if self.mode is Direction.MAX else (
-            value < self._best_value)
-        if better:
+        if self.mode.better(value, self._best_value):
             self._best_value = value
             self._best = self.model.get_weights()
 
@@ -91,7 +67,7 @@ class BestEpochWeights(keras.callbacks.Callback):
         return self._best
 
     def on_train_end(self, logs: Any = None) -> None:
-        _write_best(self.model, self._best, lambda: self.model.save_weights(self.path))
+        write_best(self.model, self._best, lambda: self.model.save_weights(self.path))
 
 
 class BestTrialModel:

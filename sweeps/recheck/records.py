@@ -1,39 +1,19 @@
-"""Re-check: a sweep's top configurations trained again under other seeds.
-
-A sweep ranks each configuration on one seed's luck: one weight initialisation, one
-shuffling. :func:`recheck` reads a finished sweep back from MLflow (its resolved spec and its
-trial runs, whichever engine ran it), trains its ``top`` configurations again with ``seeds``
-new seeds each, exactly as a trial trains (the spec's data, schedule, EarlyStopping and
-objective), and ranks them by their mean objective, with the standard deviation and a 95 %
-Student-t interval of the mean::
-
-    result = recheck("mnist_mlp", top=3, seeds=3)     # sweeps.recheck(), or the CLI:
-    # python -m sweeps recheck mnist_mlp --top 3 --seeds 3
-    result.checked[0].candidate.trial_number, result.checked[0].spread.mean
-
-Each retraining is a run nested under a ``recheck`` run of the sweep (tracking/recheck.py).
-The seeds are ``spec.seed + 10000 + k`` (k = 1..seeds): reproducible, and none of them is a
-trial's own seed (``spec.seed + trial number``), so no retraining merely repeats its trial.
-"""
+"""What a re-check works with and hands back: the candidates, their spread, the result."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 import statistics
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
-from sweeps import interrupts, process
-from sweeps.errors import SweepsError
 from sweeps.events import TrialStatus
 from sweeps.metrics import Direction
 
-__all__ = ["Candidate", "Checked", "RecheckObserver", "RecheckResult", "Spread", "recheck",
-           "recheck_seeds", "spread",
-           "top_configurations"]
+__all__ = ["Candidate", "Checked", "RecheckObserver", "RecheckResult", "Spread", "SEED_OFFSET",
+           "format_result", "rank", "recheck_seeds", "spread", "top_configurations"]
 
 #: Re-check seeds start above any trial's seed (spec seed + trial number).
 SEED_OFFSET = 10_000
@@ -156,72 +136,12 @@ def top_configurations(ranked: Sequence[Candidate], top: int) -> list[Candidate]
             for rank, c in enumerate(list(best.values())[:top], start=1)]
 
 
-def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | None = None,
-            data_dir: str | None = None, objects: Mapping[str, Any] | None = None,
-            stream: TextIO | None = None, quiet: bool = True) -> RecheckResult:
-    """Re-check sweep ``sweep`` (a sweep name, its latest run, or a sweep run id): its ``top``
-    configurations, ``seeds`` seeds each. Prints the ranked table to ``stream``.
-    ``objects``: the builder and data of a :func:`sweeps.tune` sweep, which MLflow cannot
-    hold (``{"hypermodel": build_model, "data": (x, y)}``)."""
-    if top < 1 or seeds < 1:
-        raise SweepsError(f"recheck needs --top and --seeds of at least 1, got top {top}, "
-                          f"seeds {seeds}")
-    stream = stream or sys.stdout
-    with process.preserved():
-        from sweeps.recheck_training import ConfigurationTrainer
-        from tracking.recheck import RecheckTracker
-
-        tracker = RecheckTracker.open(sweep, tracking_uri)
-        spec = tracker.spec(data_dir, objects)
-        candidates = top_configurations(tracker.candidates(), top)
-        if len(candidates) < top:
-            print(f"note: sweep {tracker.sweep_name!r} has {len(candidates)} distinct "
-                  f"completed configuration(s); re-checking those", file=stream)
-        # Data, TensorFlow and the builder load before any run exists.
-        setup = ConfigurationTrainer(spec, quiet=quiet)
-        setup.build(candidates[0])  # a builder that asks for other values fails here
-        seed_list = recheck_seeds(spec.seed, seeds)
-        objective = spec.objective
-        with interrupts.handled():
-            try:
-                tracker.started(candidates, seed_list)
-                checked = []
-                for candidate in candidates:
-                    values = []
-                    for seed in seed_list:
-                        print(f"trial {candidate.trial_number} (sweep #{candidate.sweep_rank}), "
-                              f"seed {seed} ...", file=stream, flush=True)
-                        tracker.seed_started(candidate, seed)
-                        value, epochs, status = setup.train(candidate, seed, tracker)
-                        tracker.seed_ended(value, epochs, status)
-                        values.append(value)
-                    checked.append(Checked(candidate, seed_list, tuple(values), spread(values),
-                                           rank=0))
-                    tracker.candidate_ended(checked[-1])
-                ranked = _rank(checked, objective.direction)
-                result = RecheckResult(
-                    sweep=tracker.sweep_name, sweep_run_id=tracker.sweep_run_id,
-                    recheck_run_id=tracker.recheck_run_id, metric=objective.metric,
-                    direction=objective.direction, checked=ranked)
-                tracker.ended(result)
-            except KeyboardInterrupt:
-                tracker.aborted(TrialStatus.KILLED)
-                raise
-            except BaseException:
-                tracker.aborted(TrialStatus.FAILED)
-                raise
-    print(format_result(result), file=stream)
-    return result
-
-
-def _rank(checked: list[Checked], direction: Direction) -> list[Checked]:
+def rank(checked: list[Checked], direction: Direction) -> list[Checked]:
     """By mean, best first; a candidate with no finished seed last; ties by the sweep's rank."""
-    sign = -1.0 if direction is Direction.MAX else 1.0
-
     def key(c: Checked) -> tuple[bool, float, int]:
         mean = c.spread.mean
-        return (not math.isfinite(mean), sign * mean if math.isfinite(mean) else 0.0,
-                c.candidate.sweep_rank)
+        return (not math.isfinite(mean), direction.sort_key(mean) if math.isfinite(mean)
+                else 0.0, c.candidate.sweep_rank)
 
     return [Checked(c.candidate, c.seeds, c.values, c.spread, rank=i)
             for i, c in enumerate(sorted(checked, key=key), start=1)]
