@@ -6,7 +6,8 @@ registered with the ``champion`` alias rules of :mod:`tracking.models`) and one 
 trial (hyperparameters as params, its train and validation datasets, every epoch's metrics at
 ``step=epoch``, final metrics, model summary and learning curves). Runs are ended by
 :meth:`MlflowTracker.end_open_runs` whatever happens, so none is left ``RUNNING`` when the
-command exits. Experiments are tagged as custom-model (training) experiments for the UI.
+command exits. Experiments are tagged as custom-model (training) experiments for the UI
+(:mod:`tracking.experiment`).
 
 Writes that decide the sweep's state (runs created, a trial's result and status, runs ended)
 are made on the caller's thread; the rest (every epoch's metrics, params, summaries, dataset
@@ -50,6 +51,7 @@ from sweeps.metrics import Direction, direction_of
 from sweeps.trials import TrialRecord
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
+from tracking.experiment import open_experiment
 from tracking.final_fit import (
     baseline_metrics,
     baseline_tags,
@@ -71,7 +73,7 @@ from tracking.render import Renderer
 from tracking.report import ReportDraft
 from tracking.resume import reconcile
 from tracking.runs import RUN_STATUS, now_ms, record_of, trial_runs_of
-from tracking.store import is_unavailable, open_client, reason, store_errors
+from tracking.store import is_unavailable, open_client, reason
 from tracking.writer import Writer
 
 __all__ = ["MlflowTracker"]
@@ -115,25 +117,7 @@ class MlflowTracker(SweepObserver):
     def __init__(self, tracking_uri: str, experiment: str) -> None:
         self.tracking_uri = tracking_uri
         self.client = open_client(tracking_uri)  # a new sqlite store safely, beside others
-        with store_errors(tracking_uri):
-            found = self.client.get_experiment_by_name(experiment)
-            if found is None:
-                try:
-                    self.experiment_id = self.client.create_experiment(experiment)
-                except MlflowException:  # a worker started beside us created it first
-                    found = self.client.get_experiment_by_name(experiment)
-                    if found is None:
-                        raise
-                    self.experiment_id = found.experiment_id
-            elif found.lifecycle_stage != "active":
-                raise TrackingError(
-                    f"MLflow experiment {experiment!r} at {tracking_uri} is deleted; restore "
-                    f"it (mlflow experiments restore --experiment-id {found.experiment_id}) "
-                    "or pick another name with --experiment"
-                )
-            else:
-                self.experiment_id = found.experiment_id
-            self._mark_training_experiment()
+        self.experiment_id = open_experiment(self.client, tracking_uri, experiment)
         self.experiment = experiment
         #: The sweep's parent run; stays set after the sweep ends, for summaries.
         self.parent_run_id: str | None = None
@@ -176,18 +160,6 @@ class MlflowTracker(SweepObserver):
         store = (f"the MLflow tracking server at {self.tracking_uri}" if server
                  else f"the MLflow store {self.tracking_uri}")
         return TrackingLost(store, reason(exc), server=server, last_trial=self._last_trial)
-
-    def _mark_training_experiment(self) -> None:
-        """Tag the experiment as custom-model development, unless it already has a kind.
-
-        The UI opens such an experiment on its training runs (not on GenAI traces, nor on a
-        "what kind of experiment is this?" prompt). An experiment the user gave another kind
-        keeps it; one without a kind, new or not, holds sweeps' training runs, so it gets it.
-        """
-        tags = self.client.get_experiment(self.experiment_id).tags
-        if T.EXPERIMENT_KIND not in tags:
-            self.client.set_experiment_tag(self.experiment_id, T.EXPERIMENT_KIND,
-                                           T.EXPERIMENT_KIND_TRAINING)
 
     # -- sweep -------------------------------------------------------------------------
     @_recording
