@@ -25,13 +25,10 @@ stops the sweep with :class:`~sweeps.errors.TrackingLost` once the store stops a
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.tracking import MlflowClient
 
 from sweeps import interrupts
@@ -52,6 +49,7 @@ from tracking.experiment import open_experiment
 from tracking.models import Registration
 from tracking.publish import ModelPublisher
 from tracking.render import Renderer
+from tracking.run_urls import run_urls_unprinted
 from tracking.store import is_unavailable, open_client, reason
 from tracking.sweep_report import SweepReport
 from tracking.sweep_run import SweepRun
@@ -239,24 +237,6 @@ class MlflowTracker(SweepObserver):
     def run_url_hint(self) -> str:
         return f"mlflow ui --backend-store-uri {self.tracking_uri}"
 
-    @staticmethod
-    @contextlib.contextmanager
-    def run_urls_unprinted() -> Iterator[None]:
-        """Keep MLflow from printing "🏃 View run ..." and "🧪 View experiment ..." to stdout.
-
-        On an http(s) store, ``MlflowClient.set_terminated`` prints both lines for every run
-        it ends (``TrackingServiceClient._log_url``): dozens of lines through the sweep's own
-        output. MLflow's documented switch, $MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT, is read
-        at each run's end; it is set for the duration and then put back as it was, so the
-        caller's process (a notebook, say) is left unchanged.
-        """
-        name = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
-        previous = os.environ.get(name)
-        os.environ[name] = "true"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = previous
+    #: A context manager: no "🏃 View run ..." lines from MLflow while it is open
+    #: (:func:`tracking.run_urls.run_urls_unprinted`).
+    run_urls_unprinted = staticmethod(run_urls_unprinted)
