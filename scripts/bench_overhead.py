@@ -83,8 +83,8 @@ PHASES = {
         "keras_tuner.src.engine.oracle:Oracle.update_trial",
         "keras_tuner.src.engine.oracle:Oracle.end_trial"],
     "final model: logged and registered": [
-        "tracking.mlflow_tracker:MlflowTracker._log_model",
-        "tracking.mlflow_tracker:MlflowTracker._register"],
+        "tracking.publish:ModelPublisher.log_model",
+        "tracking.publish:ModelPublisher.register"],
     "sweep report (plots, summary.md)": ["tracking.report:ReportDraft.draw_plots",
                                          "tracking.report:ReportDraft.log"],
     "best model loaded + test evaluation": ["sweeps.session:Session.finish"],

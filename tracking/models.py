@@ -17,7 +17,7 @@ the same test data::
 Everything goes through the given ``MlflowClient``, with no active run. The one exception is
 MLflow's own: a local registry store looks a ``models:/<id>`` source up through the global
 tracking URI, so :func:`register` points it at the client's store for that call and puts the
-caller's setting back (:func:`_global_tracking_uri`).
+caller's setting back (:func:`sweeps.runtime.tracking_uri`).
 """
 
 from __future__ import annotations
