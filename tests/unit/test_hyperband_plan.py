@@ -8,7 +8,7 @@ trials. What it handed out is compared with :func:`sweeps.plan.hyperband_schedul
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -159,16 +159,12 @@ def test_schedule_cut_at_max_trials_matches_the_capped_oracle(
 
 
 # -- KerasTunerEngine.planned_trials, against the engine's own oracle ----------------------------
-_PREPARED: dict[str, Any] = {}
-
-
 def kt_engine(scratch: Path, **spec_fields: Any) -> KerasTunerEngine:
     spec = tiny_spec(**spec_fields)
-    # The first build depends on the data and the space, not on the tuner: made once each.
-    key = json.dumps([spec_fields.get("space"), spec_fields.get("options")], sort_keys=True)
-    if key not in _PREPARED:
-        _PREPARED[key] = prepared(spec)
-    _, builder, declared = _PREPARED[key]
+    _, builder, declared = prepared(spec)
+    # The oracle adds what builds declare to the hyperparameters it is given: its own copy.
+    declared = dataclasses.replace(declared,
+                                   kt_hyperparameters=declared.kt_hyperparameters.copy())
     return KerasTunerEngine(spec, builder, declared, Broadcast([]), scratch / "state")
 
 
@@ -220,7 +216,7 @@ def test_grid_planned_trials_counts_the_grid_the_oracle_walks(
     space = {**TWO_CONFIGURATIONS, "depth": {"type": "int", "min": 1, "max": 2}}
     grid = kt_engine(scratch, tuner={"kind": "grid"}, space=space, options=options)
     planned = grid.planned_trials
-    assert planned == 4  # depth 1 or 2, times 4 or 8 units
+    assert planned == 4  # depth 1 or 2, times 8 or 4 units
     walked = drive_engine(grid, build=True)
     if options:  # one `units` for every layer: the grid is exactly depth x units
         assert walked == planned

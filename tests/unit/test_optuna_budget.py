@@ -21,16 +21,11 @@ from tests.unit.tiny import prepared, tiny_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-_BUILT: dict[int, Any] = {}
-
-
 def optuna_engine(tmp_path: Path, max_trials: int = 4, *, name: str = "study") -> OptunaEngine:
     """An engine over a fresh study in a journal file (no server, no tables to create)."""
     spec = tiny_spec(tuner={"kind": "optuna", "max_trials": max_trials,
                             "optuna": {"pruner": "none"}})
-    if not _BUILT:  # the first build does not depend on the budget: once per process
-        _BUILT[0] = prepared(spec)
-    _, builder, declared = _BUILT[0]
+    _, builder, declared = prepared(spec)
     return OptunaEngine(spec, builder, declared, Broadcast([]), tmp_path / "state",
                         storage=f"journal:///{tmp_path / 'optuna.log'}", study_name=name)
 

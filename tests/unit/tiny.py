@@ -8,21 +8,25 @@ nothing here trains.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from sweeps import process
 from sweeps.spec import SweepSpec, parse_spec_dict
 
-#: A search space of continuous and discrete entries, sized for a tiny model.
+#: A search space of every kind of entry, sized for a tiny model; endless configurations.
 SPACE = {
-    "depth": {"type": "int", "min": 1, "max": 2},
-    "units": {"type": "int", "min": 4, "max": 8, "step": 4},
+    "depth": {"type": "int", "min": 1, "max": 3},
+    "units": {"type": "choice", "values": [32, 8, 16]},
     "dropout": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.1},
     "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2, "log": True},
 }
-#: Only two configurations: one layer of 4 or of 8 units, everything else fixed.
-TWO_CONFIGURATIONS = {"depth": 1, "units": {"type": "choice", "values": [4, 8]},
+#: Only two configurations: one layer of 8 or of 4 units, everything else fixed.
+TWO_CONFIGURATIONS = {"depth": 1, "units": {"type": "choice", "values": [8, 4]},
                       "dropout": 0.0, "learning_rate": 0.001}
 
 
@@ -44,9 +48,31 @@ def tiny_spec(*, tuner: dict[str, Any], space: dict[str, Any] | None = None,
         "data": tiny_arrays() if arrays is None else arrays})
 
 
+_PREPARED: dict[str, tuple[Any, Any, Any]] = {}
+
+
 def prepared(spec: SweepSpec) -> tuple[Any, Any, Any]:
-    """The data, builder and checked space of ``spec``'s first build (:func:`sweeps.plan.prepare`)."""
+    """The data, builder and checked space of ``spec``'s first build (:func:`sweeps.plan.prepare`).
+
+    Made once per data, space and hypermodel options in a process: callers must not change
+    them.
+    """
     from sweeps.plan import prepare
 
-    data, builder, declared, _ = prepare(spec)
-    return data, builder, declared
+    key = json.dumps([spec.data.digest, spec.to_dict()["search_space"],
+                      dict(spec.hypermodel.options), spec.task], sort_keys=True, default=str)
+    if key not in _PREPARED:
+        with building():
+            data, builder, declared, _ = prepare(spec)
+        _PREPARED[key] = data, builder, declared
+    return _PREPARED[key]
+
+
+@contextlib.contextmanager
+def building() -> Iterator[None]:
+    """Builds as a sweep makes them (:mod:`sweeps.process`): the objects alive before are
+    kept out of the full garbage collection that precedes each build, which otherwise walks
+    the whole test process (seconds a build) - and the process is left as it was."""
+    with process.preserved():
+        process.freeze_what_lives_on()
+        yield
