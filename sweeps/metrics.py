@@ -73,7 +73,8 @@ def base_name(metric: str) -> str:
 
 def direction_of(metric: str) -> Direction | None:
     """Whether ``metric`` is maximised or minimised, from its name; None if it cannot tell."""
-    parts = set(base_name(metric).lower().split("_"))
+    # Keras snake-cases class names into metric names: MeanIoU logs "mean_io_u".
+    parts = set(base_name(metric).lower().replace("io_u", "iou").split("_"))
     if parts & _MINIMISED:
         return Direction.MIN
     if parts & _MAXIMISED:

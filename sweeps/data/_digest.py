@@ -44,7 +44,11 @@ def content_digest(data: Any) -> str:
         elif value is not None:
             array = np.ascontiguousarray(value)
             digest.update(f"{array.dtype}{array.shape}".encode())
-            digest.update(memoryview(array).cast("B"))
+            if array.dtype.hasobject:  # text labels as pandas holds them: the text, not the
+                for item in array.ravel():  # addresses of the objects that hold it
+                    digest.update(repr(item).encode() + b"\0")
+            else:
+                digest.update(memoryview(array).cast("B"))
 
     feed(data)
     return digest.hexdigest()[:16]

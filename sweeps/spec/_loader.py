@@ -56,7 +56,8 @@ def load_spec(ref: str, overrides: Sequence[str] = ()) -> SweepSpec:
     ``null``, ``[1, 2]``), validated exactly like the file's own.
     """
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    # A folder named like a bundled spec (a sweep's state under --work-dir .) is not one.
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         source = ref
     else:
         bundled = bundled_specs()

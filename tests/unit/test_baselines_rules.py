@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam
-from sweeps.baselines import default_values, defaults_kept, uplift
-from sweeps.engines.lifecycle import TrialLifecycle
+from sweeps.baselines import default_values, defaults_kept
 from sweeps.events import TrialStatus
 from sweeps.spec import Direction, ObjectiveSpec, load_spec
+from sweeps.training.lifecycle import TrialLifecycle
 from sweeps.trials import TrialBook, TrialRecord
+from sweeps.uplift import uplift
 from tests.unit.tiny import TWO_CONFIGURATIONS, building, prepared, tiny_spec
 
 MAE = ObjectiveSpec("val_mae", Direction.MIN)

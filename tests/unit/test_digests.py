@@ -1,6 +1,7 @@
-"""The two digests of data: the spec's ``data.digest`` of arrays given from Python (part of
-the sweep's identity, sweeps/spec/_data_section.py) and the MLflow dataset digest of each
-split (tracking/datasets.py). Each must follow the content, all of it, and nothing else."""
+"""The one digest of data (sweeps/data/_digest.py) where it is used: the spec's
+``data.digest`` of arrays given from Python (part of the sweep's identity) and the MLflow
+dataset digest of each split (tracking/datasets.py). It must follow the content, all of it,
+and nothing else, and give the same arrays one id in both places."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sweeps.data import load_dataset
+from sweeps.data import content_digest, load_dataset
 from sweeps.spec import DataSpec, parse_spec_dict
 from sweeps.state import spec_hash
 from tracking import tags as T
-from tracking.datasets import SweepDatasets, content_digest
+from tracking.datasets import SweepDatasets
 
 
 def spec_digest(data: Any) -> str:
@@ -30,7 +31,8 @@ def arrays(n: int = 12_000) -> tuple[np.ndarray, np.ndarray]:
     return x, np.arange(n) % 3
 
 
-DIGESTS = {"spec": lambda x, y: spec_digest((x, y)), "tracking": content_digest}
+DIGESTS = {"spec": lambda x, y: spec_digest((x, y)),
+           "tracking": lambda x, y: content_digest((x, y))}
 
 
 @pytest.fixture(params=list(DIGESTS))
@@ -92,9 +94,9 @@ def test_each_split_is_logged_under_its_content_digest() -> None:
     x, y = arrays(200)
     data = load_dataset(DataSpec("arrays", arrays=(x, y), validation_split=0.2, test_split=0.1))
     inputs = SweepDatasets.of(data)
-    assert inputs.digest(T.DATA_TRAIN) == content_digest(data.x_train, data.y_train)
-    assert inputs.digest(T.DATA_VALIDATION) == content_digest(data.x_val, data.y_val)
-    assert inputs.digest(T.DATA_TEST) == content_digest(data.x_test, data.y_test)
+    assert inputs.digest(T.DATA_TRAIN) == content_digest((data.x_train, data.y_train))
+    assert inputs.digest(T.DATA_VALIDATION) == content_digest((data.x_val, data.y_val))
+    assert inputs.digest(T.DATA_TEST) == content_digest((data.x_test, data.y_test))
     assert [i.tags[0].value for i in inputs.sweep_inputs()] == [T.DATA_TRAIN, T.DATA_VALIDATION,
                                                                 T.DATA_TEST]
     assert [i.dataset.digest for i in inputs.trial_inputs()] == [
@@ -106,21 +108,11 @@ def test_each_split_is_logged_under_its_content_digest() -> None:
     assert without_test.digest(T.DATA_TEST) is None and without_test.name(T.DATA_TEST) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the two digests of the same arrays differ: the spec's (_data_section._digest) feeds "
-    "f'{array.dtype}{array.shape}' ('float32(12000, 2)'), tracking's content_digest "
-    "f'{array.dtype.str}{array.shape}' ('<f4(12000, 2)'), before the same bytes; so a sweep's "
-    "data.digest never equals its MLflow dataset digest"))
 def test_both_digests_give_one_id_for_the_same_arrays() -> None:
     x, y = arrays()
-    assert spec_digest((x, y)) == content_digest(x, y)
+    assert spec_digest((x, y)) == content_digest((x, y))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the spec digest of an object array (text labels as pandas holds them) hashes the "
-    "array's buffer, which holds pointers to the str objects, not the text: the same labels "
-    "give a new data.digest, so a new sweep identity, in every process "
-    "(sweeps/spec/_data_section.py _digest: memoryview(np.ascontiguousarray(value)))"))
 def test_the_same_text_labels_give_the_same_spec_digest() -> None:
     x = np.arange(12, dtype=np.float32).reshape(6, 2)
 

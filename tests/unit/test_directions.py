@@ -59,11 +59,6 @@ def test_the_names_keras_metric_objects_log_under_have_a_direction() -> None:
         m.name: Direction.MAX for m in maximised}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Keras names its IoU metrics by snake-casing the class: MeanIoU logs 'mean_io_u', IoU "
-    "'io_u', BinaryIoU 'binary_io_u', OneHotIoU 'one_hot_io_u'; split on '_' these hold no "
-    "'iou', so direction_of gives None although sweeps.metrics lists 'iou' as maximised (a "
-    "spec must then state the direction)"))
 def test_the_names_keras_iou_metrics_log_under_are_maximised() -> None:
     metrics = [keras.metrics.MeanIoU(num_classes=2), keras.metrics.BinaryIoU(),
                keras.metrics.IoU(num_classes=2, target_class_ids=[0]),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.errors import SpecError, SweepsError
+from sweeps.errors import SweepsError
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.state import (
     STATE_FILE,
@@ -162,11 +162,6 @@ def test_unreadable_state_is_reported_and_overwrite_starts_over(work: Path) -> N
     assert json.loads((fresh.directory / STATE_FILE).read_text())["spec_hash"] == spec_hash(spec())
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError, reason=(
-    "load_spec takes any existing path for a spec file (sweeps/spec/_loader.py: "
-    "`path.exists()`), so the state folder <work_dir>/mnist_mlp that a sweep run with "
-    "--work-dir . leaves in the working directory makes the next `load_spec(\"mnist_mlp\")` "
-    "fail with 'mnist_mlp: cannot read the file: Is a directory'"))
 def test_a_state_folder_in_the_working_directory_does_not_hide_the_bundled_spec(
         tmp_path: Path) -> None:
     prepare_state(spec(), Path("."), resume=False, overwrite=False)  # --work-dir .

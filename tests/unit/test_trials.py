@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from sweeps.engines.lifecycle import TrialLifecycle
 from sweeps.events import ModelBuilt, TrialStatus
 from sweeps.spec import Direction, ObjectiveSpec, SweepSpec, load_spec
+from sweeps.training.lifecycle import TrialLifecycle
 from sweeps.trials import TrialBook, TrialRecord
 
 MAXIMISED = load_spec("breast_cancer")  # objective val_auc

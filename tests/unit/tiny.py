@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sweeps import process
+from sweeps import runtime
 from sweeps.spec import SweepSpec, parse_spec_dict
 
 #: A search space of every kind of entry, sized for a tiny model; endless configurations.
@@ -70,9 +70,9 @@ def prepared(spec: SweepSpec) -> tuple[Any, Any, Any]:
 
 @contextlib.contextmanager
 def building() -> Iterator[None]:
-    """Builds as a sweep makes them (:mod:`sweeps.process`): the objects alive before are
+    """Builds as a sweep makes them (:mod:`sweeps.runtime`): the objects alive before are
     kept out of the full garbage collection that precedes each build, which otherwise walks
     the whole test process (seconds a build) - and the process is left as it was."""
-    with process.preserved():
-        process.freeze_what_lives_on()
+    with runtime.scope():
+        runtime.freeze_what_lives_on()
         yield
