@@ -2,7 +2,7 @@
 
     client = MlflowClient(uri)
     sweeps = find_sweeps(client, ["mnist_mlp"])           # by sweep name, run id or experiment
-    rows = sweeps[0].trials                                 # one TrialRow per trial run
+    rows = sweeps[0].trials                                 # one TrialRecord per trial run
     study = to_optuna_study(sweeps[0])                      # for Optuna's plots and importances
 """
 
@@ -19,39 +19,23 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from sweeps.errors import TrackingError
+from sweeps.events import TrialStatus
 from sweeps.metrics import Direction
+from sweeps.trials import TrialRecord
 from tracking import tags as T
 from tracking.plots import quiet_optuna
 
-__all__ = ["TrialRow", "SweepRuns", "find_sweeps", "load_sweep", "metric_history",
-           "param_value", "to_optuna_study", "trial_row"]
+__all__ = ["SweepRuns", "find_sweeps", "load_sweep", "metric_history", "param_value",
+           "read_trial", "to_optuna_study"]
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    run_id: str
-    number: int
-    status: str  # COMPLETED, FAILED, PRUNED, KILLED
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    tags: dict[str, str]
-
-    def value(self, column: str) -> Any:
-        """A parameter, a final metric, or a ``tag:``-less sweeps fact by name."""
-        if column in self.params:
-            return self.params[column]
-        if column in self.metrics:
-            return self.metrics[column]
-        return {"trial": self.number, "status": self.status}.get(column)
 
 
 @dataclass(frozen=True)
 class SweepRuns:
     run: Run
     spec: dict[str, Any]
-    trials: list[TrialRow] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -78,7 +62,7 @@ class SweepRuns:
         metrics = self.run.data.params.get("metrics", "accuracy")
         return metrics.split(",")[0] if metrics else "loss"
 
-    def ranked(self) -> list[TrialRow]:
+    def ranked(self) -> list[TrialRecord]:
         """Completed trials, best first by the primary objective (earlier trial on ties)."""
         metric, direction = self.objectives[0]
         key = f"best_{metric}"
@@ -87,17 +71,29 @@ class SweepRuns:
         return sorted(done, key=lambda t: Direction(direction).sort_key(t.metrics[key]))
 
 
-def trial_row(run: Run) -> TrialRow:
-    """A trial run as a row: params parsed back from MLflow's strings."""
+def read_trial(run: Run, objective: str | None = None) -> TrialRecord:
+    """A trial run read back as the one trial record: params parsed back from MLflow's
+    strings, its final metrics, every tag; ``objective``: which ``best_<metric>`` is its
+    objective value."""
     tags = run.data.tags
-    return TrialRow(
-        run_id=run.info.run_id,
-        number=int(tags.get(T.TRIAL_NUMBER, 0)),
-        status=tags.get(T.TRIAL_STATUS, run.info.status),
+    metrics = dict(run.data.metrics)
+    number = int(tags.get(T.TRIAL_NUMBER, 0))
+    return TrialRecord(
+        trial_id=tags.get(T.TRIAL_ID, str(number)), number=number,
         params={k: param_value(v) for k, v in run.data.params.items()},
-        metrics=dict(run.data.metrics),
-        tags=dict(tags),
+        param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
+        status=_status(tags.get(T.TRIAL_STATUS, run.info.status)),
+        objective=metrics.get(f"best_{objective}") if objective else None,
+        epochs_run=int(metrics.get("epochs_run", 0)),
+        wall_time_s=metrics.get("wall_time_s", 0.0),
+        tags=dict(tags), metrics=metrics, run_id=run.info.run_id,
     )
+
+
+def _status(text: str) -> TrialStatus:
+    """A trial's status tag; MLflow's own run status where a run has none (FINISHED)."""
+    return {"FINISHED": TrialStatus.COMPLETED, "RUNNING": TrialStatus.KILLED,
+            "SCHEDULED": TrialStatus.KILLED}.get(text) or TrialStatus(text)
 
 
 def param_value(text: str) -> Any:
@@ -121,7 +117,7 @@ def load_sweep(client: MlflowClient, run: Run) -> SweepRuns:
     children = client.search_runs(  # trial runs only: not a re-check's runs
         [run.info.experiment_id], filter_string=f"tags.`{T.PARENT}` = '{run.info.run_id}' "
         f"and tags.`{T.KIND}` = '{T.KIND_TRIAL}'", max_results=50000)
-    trials = sorted((trial_row(c) for c in children if c.info.status != "RUNNING"
+    trials = sorted((read_trial(c) for c in children if c.info.status != "RUNNING"
                      and c.data.tags.get(T.TRIAL_STATUS) != "KILLED"),
                     key=lambda t: t.number)
     return SweepRuns(run=run, spec=spec or {}, trials=trials)

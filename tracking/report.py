@@ -22,10 +22,11 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
 from sweeps.metrics import Direction
+from sweeps.trials import TrialRecord
 from sweeps.uplift import DEFAULTS, LINEAR, uplift_lines
 from tracking import plots
 from tracking import tags as T
-from tracking.queries import SweepRuns, TrialRow, metric_history, to_optuna_study
+from tracking.queries import SweepRuns, metric_history, to_optuna_study
 from tracking.render import Renderer
 
 __all__ = ["DEFAULT_COLUMNS", "table_rows", "format_table", "optuna_plots", "size_comparison",
@@ -116,7 +117,7 @@ def size_comparison(client: MlflowClient, sweep: SweepRuns, out_dir: Path,
     (Hyperband may run a configuration several times) stands for it.
     """
     metric, direction = sweep.objectives[0]
-    groups: dict[Any, TrialRow] = {}
+    groups: dict[Any, TrialRecord] = {}
     for trial in sweep.ranked():
         groups.setdefault(trial.params.get(by), trial)
     if None in groups:

@@ -3,6 +3,7 @@ timestamps, and how a sweep's trial runs are found and read back as trial record
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from sweeps.events import TrialStatus
 from sweeps.trials import TrialRecord
 from tracking import tags as T
-from tracking.queries import trial_row
+from tracking.queries import read_trial
 
 __all__ = ["RUN_STATUS", "now_ms", "record_of", "trial_runs_of"]
 
@@ -37,14 +38,8 @@ def trial_runs_of(client: MlflowClient, experiment_id: str, sweep_run_id: str) -
 
 
 def record_of(run: Any, objective: str) -> TrialRecord:
-    """A finished trial run, read back for the summary of a resumed or shared sweep."""
-    row = trial_row(run)
-    metrics = row.metrics
-    return TrialRecord(
-        trial_id=row.tags[T.TRIAL_ID], number=row.number, params=row.params,
-        param_count=int(metrics["param_count"]) if "param_count" in metrics else None,
-        status=TrialStatus(row.status), objective=metrics.get(f"best_{objective}"),
-        epochs_run=int(metrics.get("epochs_run", 0)),
-        wall_time_s=metrics.get("wall_time_s", 0.0),
-        tags={k: v for k, v in row.tags.items() if k.startswith(T.ENGINE_TAG_PREFIXES)},
-    )
+    """A finished trial run, read back for the summary of a resumed or shared sweep: its
+    engine's tags only, as the trial's events gave them."""
+    record = read_trial(run, objective)
+    return dataclasses.replace(record, tags={k: v for k, v in record.tags.items()
+                                             if k.startswith(T.ENGINE_TAG_PREFIXES)})
