@@ -8,7 +8,7 @@
     checked = sweeps.recheck("mnist_mlp", top=3, seeds=3)              # the top 3, other seeds
 
 ``run`` and ``tune`` return a :class:`~sweeps.session.SweepResult`, ``recheck`` a
-:class:`~sweeps.recheck.RecheckResult`. A sweep run this way leaves the caller's
+:class:`~sweeps.rechecking.RecheckResult`. A sweep run this way leaves the caller's
 process as it found it (warning filters, signal handlers, log levels, random generators).
 """
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sweeps.spec import SweepSpec, load_spec, parse_spec_dict
 
 if TYPE_CHECKING:
-    from sweeps.recheck import RecheckResult
+    from sweeps.rechecking import RecheckResult
     from sweeps.session import SweepResult
 
 __all__ = ["run", "tune", "recheck", "OVERRIDES"]
@@ -163,7 +163,7 @@ def recheck(sweep: str | SweepResult, *, top: int = 3, seeds: int = 3,
             quiet: bool = True) -> RecheckResult:
     """Retrain sweep ``sweep``'s ``top`` configurations with ``seeds`` other seeds each: a
     sweep name or sweep run id, read back from MLflow, or what :func:`run` or :func:`tune`
-    returned; see :mod:`sweeps.recheck`.
+    returned; see :mod:`sweeps.rechecking`.
 
     A sweep of :func:`tune` needs its ``build_model`` and ``data`` again (MLflow holds
     neither), and refuses data other than the sweep's::
@@ -171,7 +171,7 @@ def recheck(sweep: str | SweepResult, *, top: int = 3, seeds: int = 3,
         result = sweeps.tune(build_model, data=(x, y), tuner="random")
         sweeps.recheck(result, top=2, seeds=3, build_model=build_model, data=(x, y))
     """
-    from sweeps.recheck import recheck as _recheck
+    from sweeps.rechecking import recheck as _recheck
 
     if not isinstance(sweep, str):  # a SweepResult: its run, in its store
         tracking_uri = tracking_uri or sweep.tracking_uri

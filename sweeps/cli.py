@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     if result.best is None:
         return 1
     if args.recheck:
-        from sweeps.recheck import recheck
+        from sweeps.rechecking import recheck
 
         recheck(result.sweep_run_id, top=args.recheck, seeds=args.recheck_seeds,
                 tracking_uri=result.tracking_uri, data_dir=args.data_dir,
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _recheck(args: argparse.Namespace) -> int:
-    from sweeps.recheck import recheck
+    from sweeps.rechecking import recheck
 
     recheck(args.sweep, top=args.top, seeds=args.seeds, tracking_uri=args.tracking_uri,
             data_dir=args.data_dir, quiet=not args.verbose)

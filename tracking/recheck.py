@@ -27,7 +27,7 @@ from sweeps import interrupts
 from sweeps.errors import SweepsError, TrackingError
 from sweeps.events import TrialStatus
 from sweeps.paths import sqlite_path
-from sweeps.recheck.records import (
+from sweeps.rechecking.records import (
     Candidate,
     Checked,
     RecheckObserver,

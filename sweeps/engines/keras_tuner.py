@@ -18,12 +18,12 @@ import keras
 import keras_tuner as kt
 
 from hypermodels.space import FloatParam, Param, discrete_values
-from sweeps import runtime
+from sweeps import interrupts, runtime
 from sweeps.engines import _keras_tuner_compat as compat
 from sweeps.engines._keras_tuner_compat import FitHook, KerasTunerBestEpoch, SaveBestEpoch
 from sweeps.engines.base import Engine
 from sweeps.engines.keras_tuner_state import recover, snapshot
-from sweeps.errors import SweepsError
+from sweeps.errors import SweepInterrupted, SweepsError
 from sweeps.events import SweepObserver, TrialStatus
 from sweeps.executions import ExecutionPlan
 from sweeps.spec import SweepSpec, TunerKind
@@ -148,6 +148,11 @@ class _ReportingTuner(FitHook):
         # Tracking hears first, keras-tuner persists second: a kill in between leaves the
         # trial "ongoing" in keras-tuner's state, so --resume runs it again and marks this
         # run superseded, rather than keeping a finished trial without its run.
+        if trial.status != kt.engine.trial.TrialStatus.COMPLETED and interrupts.requested():
+            # Ctrl-C/SIGTERM surfaced inside Keras or TensorFlow as another exception, which
+            # keras-tuner's per-trial except caught: still an interruption (its run KILLED,
+            # the trial left running for --resume to run again), not a failure.
+            raise SweepInterrupted("interrupted")
         objective = self.oracle.objective.name
         score = (trial.metrics.get_best_value(objective)
                  if trial.metrics.exists(objective) else None)  # what the oracle will score

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sweeps.cli import main
-from sweeps.recheck import SEED_OFFSET, Candidate, spread, top_configurations
+from sweeps.rechecking import SEED_OFFSET, Candidate, spread, top_configurations
 from tracking import tags as T
 from tracking.queries import find_sweeps
 

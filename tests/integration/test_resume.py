@@ -28,8 +28,8 @@ ARGS = ["--max-trials", "4", "--max-epochs", "15", "--set", "data.subset=3000",
 
 
 # Hyperband's first round trains 15 / 9 -> 2 epochs a trial, a window that a loaded machine's
-# poll can miss; three times the examples keep the kill mid-trial (and cost a few seconds).
-LONGER = {"hyperband": ["--set", "data.subset=9000"]}
+# poll can miss; six times the examples keep the kill mid-trial (and cost a few seconds).
+LONGER = {"hyperband": ["--set", "data.subset=18000"]}
 
 
 def sweeps_cmd(tuner: str, *extra: str) -> list[str]:

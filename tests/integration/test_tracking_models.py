@@ -11,10 +11,11 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.data import Dataset, content_digest
 from sweeps.metrics import Direction
+from sweeps.runtime import tracking_uri as _global_tracking_uri
 from sweeps.task import Task, TaskKind
 from tracking import tags as T
 from tracking.datasets import SweepDatasets
-from tracking.models import TestResult, _global_tracking_uri, register
+from tracking.models import TestResult, register
 
 ACCURACY = "test_accuracy"
 

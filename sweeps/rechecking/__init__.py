@@ -1,16 +1,16 @@
 """Re-check: a sweep's top configurations trained again under other seeds.
 
-- :mod:`~sweeps.recheck.run`: :func:`recheck`, reading the sweep back and ranking by mean.
-- :mod:`~sweeps.recheck.train`: each configuration trained again, through the one training
+- :mod:`~sweeps.rechecking.run`: :func:`recheck`, reading the sweep back and ranking by mean.
+- :mod:`~sweeps.rechecking.train`: each configuration trained again, through the one training
   path, from its stored values.
-- :mod:`~sweeps.recheck.records`: the candidates, their spread, the result and its table.
+- :mod:`~sweeps.rechecking.records`: the candidates, their spread, the result and its table.
 
 Its MLflow side (reading the sweep, logging the re-check's runs) is :mod:`tracking.recheck`.
 """
 
 from __future__ import annotations
 
-from sweeps.recheck.records import (
+from sweeps.rechecking.records import (
     SEED_OFFSET,
     Candidate,
     Checked,
@@ -20,7 +20,7 @@ from sweeps.recheck.records import (
     spread,
     top_configurations,
 )
-from sweeps.recheck.run import recheck
+from sweeps.rechecking.run import recheck
 
 __all__ = ["SEED_OFFSET", "Candidate", "Checked", "RecheckResult", "Spread", "format_result",
            "recheck", "spread", "top_configurations"]

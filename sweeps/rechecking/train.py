@@ -1,6 +1,6 @@
 """Training one of a sweep's configurations again, from its stored values, as a trial trains.
 
-The re-check (:func:`sweeps.recheck.recheck`) loads the sweep's data, builder and declared space
+The re-check (:func:`sweeps.rechecking.recheck`) loads the sweep's data, builder and declared space
 once, then trains each configuration under each seed from scratch through the one training
 path (:class:`~sweeps.training.Trainer`), as its trials trained::
 
@@ -19,7 +19,7 @@ from sweeps.errors import SweepsError
 from sweeps.events import TrialStatus
 
 if TYPE_CHECKING:
-    from sweeps.recheck.records import Candidate, RecheckObserver
+    from sweeps.rechecking.records import Candidate, RecheckObserver
 
 __all__ = ["ConfigurationTrainer"]
 

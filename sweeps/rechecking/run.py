@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sweeps import interrupts, runtime
 from sweeps.errors import SweepsError
 from sweeps.events import TrialStatus
-from sweeps.recheck.records import (
+from sweeps.rechecking.records import (
     Checked,
     RecheckResult,
     format_result,
@@ -54,7 +54,7 @@ def recheck(sweep: str, *, top: int = 3, seeds: int = 3, tracking_uri: str | Non
                           f"seeds {seeds}")
     stream = stream or sys.stdout
     with runtime.scope():
-        from sweeps.recheck.train import ConfigurationTrainer
+        from sweeps.rechecking.train import ConfigurationTrainer
         from tracking.recheck import RecheckTracker
 
         tracker = RecheckTracker.open(sweep, tracking_uri)
