@@ -225,12 +225,13 @@ def _train_defaults(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
 
     hp = defaults_hp(declared)
     trainer = Trainer(spec, builder)
-    trained = trainer.train(hp, trainer.inputs(data), seed=spec.seed)
+    trained = trainer.train(hp, trainer.inputs(data), seed=spec.seed, run_label="defaults")
     model = trained.model
     diverged = trained.outcome.failure is not None
     if not diverged and retrained:
         fit = fit_on_all(spec, data, hp,
-                         trained.outcome.epochs_to_best(*checkpoint_monitor(spec.objective)))
+                         trained.outcome.epochs_to_best(*checkpoint_monitor(spec.objective)),
+                         run_label="defaults/final")
         model, diverged = fit.model, fit.failure is not None
     found = evaluate(model) if not diverged and model is not None else None
     keras.backend.clear_session()

@@ -76,12 +76,13 @@ def best_epoch_count(spec: SweepSpec, dataset: Dataset, hp: Any, max_epochs: int
                                                                     max_epochs=max_epochs))
     builder, _ = make_builder(longer, build_context(longer, dataset))
     trainer = Trainer(longer, builder)
-    trained = trainer.train(hp, trainer.inputs(dataset), seed=spec.seed)
+    trained = trainer.train(hp, trainer.inputs(dataset), seed=spec.seed,
+                            run_label="final/epoch_search")
     return trained.outcome.epochs_to_best(*checkpoint_monitor(spec.objective))
 
 
 def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,
-               trial_id: str = "") -> FinalFit:
+               trial_id: str = "", run_label: str = "final") -> FinalFit:
     """Train the configuration ``hp`` from scratch on training + validation data for
     ``epochs`` epochs (the final fit; the defaults baseline when the final model is one)."""
     from sweeps.builders import make_builder
@@ -95,7 +96,8 @@ def fit_on_all(spec: SweepSpec, dataset: Dataset, hp: Any, epochs: int,
     started = time.monotonic()
     # No validation data is left, so nothing for EarlyStopping to watch.
     trained = trainer.train(hp, {**trainer.inputs(data), "validation_data": None,
-                                 "epochs": epochs}, seed=spec.seed, early_stopping=False)
+                                 "epochs": epochs}, seed=spec.seed, early_stopping=False,
+                            run_label=run_label)
     failure = trained.outcome.failure
     return FinalFit(model=None if failure else trained.model, trial_id=trial_id, epochs=epochs,
                     examples=len(data.x_train), wall_time_s=time.monotonic() - started,

@@ -186,7 +186,8 @@ def _time(builder: Builder, hp: Any, spec: SweepSpec, data: Dataset) -> tuple[in
     # Fitted as trials are (their callbacks, the builder's own fit), but for a fixed number
     # of epochs.
     Trainer(spec, builder).train_model(hp, model, **inputs, epochs=TIMED_EPOCHS, verbose=0,
-                                       early_stopping=False, after=[timer.callback])
+                                       early_stopping=False, after=[timer.callback],
+                                       run_label="plan")
     first, steady = timer.seconds[0], min(timer.seconds[1:])
     return model.count_params(), steady * scale, built_s + max(0.0, first - steady)
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["KerasTunerEngine"]
 
 _HYPERBAND_KEYS = ("tuner/bracket", "tuner/round", "tuner/epochs", "tuner/initial_epoch")
+#: The fit argument that carries a fit's label from the tuner's hook to the trainer.
+_RUN_LABEL = "sweeps_run_label"
 
 
 class _HyperModel(kt.HyperModel):
@@ -67,7 +69,8 @@ class _HyperModel(kt.HyperModel):
         # keras-tuner's callbacks (its best-epoch checkpoint, the hooks that report each
         # epoch) run after the trainer's own: the order a tuner.search(callbacks=...) gave.
         after = kwargs.pop("callbacks", [])
-        return self._trainer.train_model(hp, model, *args, after=after, **kwargs).result
+        return self._trainer.train_model(hp, model, *args, after=after,
+                                         run_label=kwargs.pop(_RUN_LABEL, None), **kwargs).result
 
 
 class _ReportingTuner(FitHook):
@@ -100,11 +103,12 @@ class _ReportingTuner(FitHook):
             return self._checkpoints[callback]
 
         kwargs["callbacks"] = [in_memory(c) for c in kwargs.get("callbacks", [])]
+        n = self._fits[trial.trial_id] = self._fits.get(trial.trial_id, -1) + 1
         if self.execution_plan is not None and not self.execution_plan.single:
             # keras-tuner's own executions_per_trial loop: its n-th fit gets the n-th data.
-            n = self._fits[trial.trial_id] = self._fits.get(trial.trial_id, -1) + 1
             self._trials[trial.trial_id].execution_started(self.execution_plan.label(n))
             kwargs.update(self.execution_plan.fit_data(n))
+        kwargs[_RUN_LABEL] = f"{trial.trial_id}/execution{n}"  # read by _HyperModel.fit
         return kwargs
 
     def after_fit(self, trial: kt.engine.trial.Trial, kwargs: dict[str, Any]) -> None:

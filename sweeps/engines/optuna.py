@@ -237,7 +237,8 @@ class OptunaEngine(Engine):
                 pruning = ([KerasPruningCallback(trial, spec.objective.metric)]
                            if self.pruning and plan.single else [])
                 self.trainer.train(hp, {**inputs, **plan.fit_data(n)}, before=[reporter],
-                                   after=[checkpoint, *pruning])
+                                   after=[checkpoint, *pruning],
+                                   run_label=f"{trial_id}/execution{n}")
                 if self.pruning and not plan.single:
                     # Several fits: pruned on the running mean of their best values, one
                     # step per fit (the pruners compare trials at equal steps).

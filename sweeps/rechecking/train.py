@@ -74,7 +74,8 @@ class ConfigurationTrainer:
         with self._values_of(candidate):
             trained = self.trainer.train(self.hyperparameters(candidate),
                                          self.trainer.inputs(self.data), seed=seed,
-                                         on_epoch=observer.epoch_ended)
+                                         on_epoch=observer.epoch_ended,
+                                         run_label=f"recheck/{candidate.trial_number}/seed{seed}")
         outcome = trained.outcome
         if outcome.failure:
             return math.nan, outcome.epochs, TrialStatus.FAILED

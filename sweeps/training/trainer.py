@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,8 @@ class Trainer:
 
     def train(self, hp: Any, inputs: Mapping[str, Any], *, seed: int | None = None,
               early_stopping: bool = True, before: Sequence[Any] = (),
-              after: Sequence[Any] = (), on_epoch: EpochHook | None = None) -> Trained:
+              after: Sequence[Any] = (), on_epoch: EpochHook | None = None,
+              run_label: str | None = None) -> Trained:
         """Build ``hp``'s model from a clean Keras session and fit it on ``inputs`` (``fit``'s
         keyword arguments). ``seed``: Keras's global seed first (``None``: the caller seeded,
         as a trial does once for all its fits)."""
@@ -71,16 +73,19 @@ class Trainer:
             keras.utils.set_random_seed(seed)
         model = self.builder.build(hp)
         return self.train_model(hp, model, early_stopping=early_stopping, before=before,
-                                after=after, on_epoch=on_epoch, **inputs)
+                                after=after, on_epoch=on_epoch, run_label=run_label, **inputs)
 
     def train_model(self, hp: Any, model: Any, *args: Any, early_stopping: bool = True,
             before: Sequence[Any] = (), after: Sequence[Any] = (),
-            on_epoch: EpochHook | None = None, **fit_kwargs: Any) -> Trained:
+            on_epoch: EpochHook | None = None, run_label: str | None = None,
+            **fit_kwargs: Any) -> Trained:
         """Fit a built ``model`` through the builder's ``fit``; ``args`` and ``fit_kwargs``:
-        ``x``, ``epochs`` and the rest (without validation data there is no EarlyStopping)."""
+        ``x``, ``epochs`` and the rest (without validation data there is no EarlyStopping).
+        ``run_label``: the fit's folder under a user's TensorBoard ``log_dir``."""
         stopping = early_stopping and fit_kwargs.get("validation_data") is not None
         recorder = _recorder(on_epoch)
-        callbacks = [*before, *training_callbacks(self.spec, early_stopping=stopping),
+        callbacks = [*before, *training_callbacks(self.spec, early_stopping=stopping,
+                                                  run_label=run_label),
                      recorder, *after]
         result = _fit(self.builder.own_fit, hp, model, *args, callbacks=callbacks, **fit_kwargs)
         return Trained(model, Outcome(recorder.history), result)
@@ -148,11 +153,15 @@ def _recorder(on_epoch: EpochHook | None) -> Any:
     return Recorder()
 
 
-def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[Any]:
+def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True,
+                       run_label: str | None = None) -> list[Any]:
     """The callbacks of every fit: EarlyStopping as the spec says, TerminateOnNaN, and a
     deep copy of each of the user's own (``training.callbacks``), so that no state passes
     from one fit to the next (keras-tuner copies them per execution the same way).
-    ``early_stopping=False`` (a fit with no validation data): no EarlyStopping."""
+    ``early_stopping=False`` (a fit with no validation data): no EarlyStopping.
+    ``run_label`` (``"3/execution0"``): a copy of the user's ``TensorBoard`` writes under
+    ``<log_dir>/<run_label>``, one folder per trial and execution, as keras-tuner lays
+    them out, whichever engine runs the trial."""
     import keras
 
     es = spec.training.early_stopping
@@ -160,8 +169,11 @@ def training_callbacks(spec: SweepSpec, *, early_stopping: bool = True) -> list[
         monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
         mode=es.mode.value, restore_best_weights=es.restore_best_weights,
     )] if early_stopping else []
-    return [*stopping, keras.callbacks.TerminateOnNaN(),
-            *(copy.deepcopy(callback) for callback in spec.training.callbacks)]
+    mine = [copy.deepcopy(callback) for callback in spec.training.callbacks]
+    for callback in mine:
+        if run_label and isinstance(callback, keras.callbacks.TensorBoard):
+            callback.log_dir = os.path.join(callback.log_dir, *run_label.split("/"))
+    return [*stopping, keras.callbacks.TerminateOnNaN(), *mine]
 
 
 def fit_arguments(spec: SweepSpec, data: Dataset) -> dict[str, Any]:

@@ -259,6 +259,27 @@ def test_users_callbacks_reach_every_trial_as_copies(workdir, tracking_uri, tune
     assert sum(c.epochs for c in trained) >= sum(t.epochs_run for t in result.trials)
 
 
+@pytest.mark.parametrize("tuner", ["random", "optuna"])
+def test_a_users_tensorboard_writes_one_folder_per_trial(workdir, tracking_uri, tuner) -> None:
+    # KerasTuner's guides pass keras.callbacks.TensorBoard(log_dir) to tuner.search: each
+    # trial's execution writes under <log_dir>/<trial id>/execution<n>, under every engine,
+    # and the final fit under <log_dir>/final.
+    import keras
+
+    x, y = breast_cancer_column()
+    logs = workdir / "tb_logs"
+    result = sweeps.tune(Subclassed.build, data=(x, y), tuner=tuner, max_trials=2,
+                         max_epochs=1, name="tensorboard", stream=sys.stderr,
+                         callbacks=[keras.callbacks.TensorBoard(str(logs))])
+    ids = {t.trial_id for t in result.trials}
+    assert len(ids) == 2
+    assert {p.parent.name for p in logs.glob("*/execution0")} == ids
+    assert list((logs / "final" / "train").glob("events.out.tfevents.*"))
+    for trial_id in ids:
+        assert list((logs / trial_id / "execution0" / "train").glob("events.out.tfevents.*"))
+    assert not list(logs.glob("train"))  # nothing at the top, where every trial would mix
+
+
 def test_a_callback_that_is_not_one_is_refused_naming_it(workdir, tracking_uri) -> None:
     with pytest.raises(sweeps.errors.SpecError,
                        match=r"training.callbacks\[1\]: expected a keras.callbacks.Callback "
