@@ -30,7 +30,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (("Study", "_storage"), ("FrozenTri
 
 def heartbeat_retry() -> dict[str, Any]:
     """``RDBStorage`` arguments that run a stale (dead worker's) trial again."""
-    return {"heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback()}
+    # Experimental since Optuna 2.8 (as the heartbeat itself is): not the user's concern.
+    with runtime.warnings_ignored(optuna.exceptions.ExperimentalWarning):
+        return {"heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback()}
 
 
 def retried_trial_number(trial: FrozenTrial | optuna.Trial) -> int | None:

@@ -41,7 +41,9 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.BaseSt
                     **heartbeat_retry()) if heartbeat else {}
         for attempt in range(3):
             try:
-                return optuna.storages.RDBStorage(url, **beat)
+                # The heartbeat's arguments are experimental (a warning per worker start).
+                with runtime.warnings_ignored(optuna.exceptions.ExperimentalWarning):
+                    return optuna.storages.RDBStorage(url, **beat)
             except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable server
                 # Workers starting together race to create the tables; the loser retries.
                 if attempt == 2:
