@@ -76,9 +76,9 @@ class Trainer:
                                 after=after, on_epoch=on_epoch, run_label=run_label, **inputs)
 
     def train_model(self, hp: Any, model: Any, *args: Any, early_stopping: bool = True,
-            before: Sequence[Any] = (), after: Sequence[Any] = (),
-            on_epoch: EpochHook | None = None, run_label: str | None = None,
-            **fit_kwargs: Any) -> Trained:
+                    before: Sequence[Any] = (), after: Sequence[Any] = (),
+                    on_epoch: EpochHook | None = None, run_label: str | None = None,
+                    **fit_kwargs: Any) -> Trained:
         """Fit a built ``model`` through the builder's ``fit``; ``args`` and ``fit_kwargs``:
         ``x``, ``epochs`` and the rest (without validation data there is no EarlyStopping).
         ``run_label``: the fit's folder under a user's TensorBoard ``log_dir``."""
