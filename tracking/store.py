@@ -9,6 +9,11 @@ database (``<db>.lock``): the first process creates the schema, the others wait 
 then find it complete. It is held only while the client opens the store (about a second for
 an existing store), so sweeps and readers sharing a store go on in parallel afterwards.
 
+A new sqlite store's schema is made in a file beside it and renamed into place when complete:
+MLflow's migrations run as many transactions, and a process stopped between two of them (a
+Ctrl-C while the first sweep starts) would otherwise leave a database that no later MLflow
+can open ("table _alembic_tmp_experiments already exists").
+
     client = open_client("sqlite:///mlflow.db")      # every sweeps reader and writer does this
     with store_errors("sqlite:///mlflow.db"):         # MLflow's errors as one-line TrackingErrors
         client.search_experiments()
@@ -42,7 +47,21 @@ def open_client(tracking_uri: str) -> MlflowClient:
     database = sqlite_path(tracking_uri)
     lock = _creation_lock(database, tracking_uri) if database else contextlib.nullcontext()
     with store_errors(tracking_uri, "cannot open the MLflow store"), lock:
+        if database is not None and not database.exists():
+            _create(database)
         return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _create(database: Path) -> None:
+    """Make a new sqlite store at ``database``, all or nothing (under the creation lock)."""
+    for stale in database.parent.glob(f"{database.name}.creating-*"):  # a stopped creation's
+        stale.unlink(missing_ok=True)
+    partial = database.with_name(f"{database.name}.creating-{os.getpid()}")
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{partial}")  # runs MLflow's migrations
+        os.replace(partial, database)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,40 @@
+"""A stop always stops: the short version of ``scripts/drill_signals.py`` (100 signals there).
+
+Per engine, a reference sweep runs to the end; then the same sweep is signalled at two random
+moments of its run (SIGINT and SIGTERM), and each time it must exit non-zero with no
+traceback, leave no trial run FAILED and no run RUNNING, and finish on ``--resume`` with
+exactly its 4 trial runs FINISHED once each. The moments are drawn afresh each run; a failure
+names the seed that drew them (``drill_signals.py --seed``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import signal
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def drill_script():
+    spec = importlib.util.spec_from_file_location("drill_signals",
+                                                  REPO / "scripts" / "drill_signals.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("tuner", ["random", "optuna"])
+def test_signals_at_random_moments_stop_the_sweep_and_lose_nothing(tuner: str) -> None:
+    drill = drill_script()
+    ref = drill.reference(tuner)
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        at = rng.uniform(0.0, ref.wall)
+        outcome = drill.drill(tuner, ref, at, sig, resume=True)
+        assert not outcome.problems, (f"{sig.name} at {at:.1f} s ({outcome.where}, seed {seed}): "
+                                      f"exit {outcome.returncode}, {outcome.problems}")
