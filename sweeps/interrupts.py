@@ -5,6 +5,11 @@ request: Python swallows an exception raised while a finalizer runs (keras-tuner
 ``gc.collect()`` before every trial), so engines call :func:`check` at every epoch boundary
 and an interrupt lost that way still ends the sweep within one epoch.
 
+The sweep's whole run is inside :func:`handled`, its start-up too: Python's default Ctrl-C
+raises ``KeyboardInterrupt`` wherever the main thread is, and during start-up that is often a
+finalizer (SQLAlchemy's, TensorFlow's), where it is swallowed and the sweep went on to exit 0.
+Blocks inside it (the trials' own) nest without resetting the request.
+
 Writes to the tracking store run inside :func:`deferred`: a signal arriving then is raised
 when the write is done, not in the middle of it. An exception raised inside SQLAlchemy's
 commit can leave the sqlite connection holding its write lock, and every later write of the
@@ -28,6 +33,8 @@ _requested = threading.Event()
 #: in one (to be raised when the outermost ends).
 _deferring = 0
 _pending = False
+#: How deep in :func:`handled` blocks the main thread is: the outermost installs the handler.
+_handling = 0
 
 
 def requested() -> bool:
@@ -43,7 +50,9 @@ def check() -> None:
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Within: SIGINT and SIGTERM end the sweep (runs marked KILLED), then the process exits."""
+    """Within: SIGINT and SIGTERM end the sweep (runs marked KILLED), then the process exits.
+    Nested blocks keep the outermost's handler and what it has heard."""
+    global _handling
 
     def handler(signum: int, frame: Any) -> None:
         global _pending
@@ -53,15 +62,21 @@ def handled() -> Iterator[None]:
             return
         raise SweepInterrupted(f"signal {signum}")
 
-    _requested.clear()
+    if _handling:
+        yield
+        return
     try:
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals to the caller
         yield
         return
+    _requested.clear()
+    _handling += 1
     try:
         yield
     finally:
+        _handling -= 1
+        _requested.clear()  # the caller's process as it was: a later check() does not raise
         for sig, old in previous.items():
             signal.signal(sig, old)
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TextIO
 
-from sweeps import runtime
+from sweeps import interrupts, runtime
 from sweeps.backend import load_backend
 from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult, resolve_tracking_uri
@@ -38,11 +38,13 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
     name starts a new sweep; the same spec with state is refused unless ``resume`` (continue
     it) or ``overwrite`` (start it over).
     """
-    with runtime.scope():
+    with runtime.scope(), interrupts.handled():  # start-up too: see sweeps.interrupts
         session = Session(spec, stream, work_dir)
         state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
         try:
-            return _run(session, state, replaced, work_dir, quiet)
+            result = _run(session, state, replaced, work_dir, quiet)
+            interrupts.check()  # one that a finalizer swallowed after the last epoch
+            return result
         except BaseException as exc:
             started = state.resumed or state.sweep_run_id is not None
             if not started:

@@ -161,6 +161,7 @@ class Session:
         outcome = TrialStatus.FAILED
         with interrupts.handled(), self.tracker.run_urls_unprinted():
             try:
+                interrupts.check()  # one that a finalizer swallowed during start-up
                 yield
                 outcome = TrialStatus.COMPLETED
             except KeyboardInterrupt:  # Ctrl-C and SIGTERM (SweepInterrupted)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from sweeps import runtime
+from sweeps import interrupts, runtime
 from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
@@ -38,9 +38,11 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
-    with runtime.scope():
+    with runtime.scope(), interrupts.handled():  # start-up too: see sweeps.interrupts
         try:
-            return _work(spec, storage, work_dir, stream, quiet)
+            result = _work(spec, storage, work_dir, stream, quiet)
+            interrupts.check()  # one that a finalizer swallowed after the last epoch
+            return result
         except TrackingLost as lost:
             raise lost.error("start the worker again: it joins the sweep") from None
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweeps import interrupts
 from sweeps.spec import SweepSpec
+from sweeps.training._tensorflow_compat import custom_gradients_released
 from sweeps.training.outcome import Outcome, numeric_logs
 
 if TYPE_CHECKING:
@@ -87,7 +88,9 @@ class Trainer:
         callbacks = [*before, *training_callbacks(self.spec, early_stopping=stopping,
                                                   run_label=run_label),
                      recorder, *after]
-        result = _fit(self.builder.own_fit, hp, model, *args, callbacks=callbacks, **fit_kwargs)
+        with custom_gradients_released():  # else each fit's graphs live on: see the module
+            result = _fit(self.builder.own_fit, hp, model, *args, callbacks=callbacks,
+                          **fit_kwargs)
         return Trained(model, Outcome(recorder.history), result)
 
 

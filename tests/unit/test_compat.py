@@ -15,9 +15,11 @@ import pytest
 
 from sweeps.engines import _keras_tuner_compat as kt_compat
 from sweeps.engines import _optuna_compat as optuna_compat
+from sweeps.training import _tensorflow_compat as tf_compat
 
 REPO = Path(__file__).resolve().parents[2]
-COMPAT = {"sweeps/engines/_keras_tuner_compat.py", "sweeps/engines/_optuna_compat.py"}
+COMPAT = {"sweeps/engines/_keras_tuner_compat.py", "sweeps/engines/_optuna_compat.py",
+          "sweeps/training/_tensorflow_compat.py"}
 
 
 @pytest.mark.parametrize(("owner", "name"), kt_compat.PRIVATE_NAMES,
@@ -69,6 +71,17 @@ def test_another_process_s_running_trial_is_failed_with_its_attribute() -> None:
     assert after.user_attrs == {"interrupted": True}
 
 
+@pytest.mark.parametrize(("module", "path"), tf_compat.PRIVATE_NAMES)
+def test_tensorflow_still_has(module: str, path: str) -> None:
+    import importlib
+
+    owner: object = importlib.import_module(module)
+    for name in path.split("."):
+        assert hasattr(owner, name), f"TensorFlow's {module} no longer has {path}: update {tf_compat.__name__}"
+        owner = getattr(owner, name)
+    assert isinstance(owner, dict)
+
+
 @contextlib.contextmanager
 def _no_future_warning() -> Iterator[None]:
     """Optuna's deprecations are FutureWarnings: one here is an error."""
@@ -77,7 +90,8 @@ def _no_future_warning() -> Iterator[None]:
         yield
 
 
-_PRIVATE_REACH = re.compile(r"keras_tuner\.src|noqa: SLF001|\._storage\b|\._trial_id\b")
+_PRIVATE_REACH = re.compile(
+    r"keras_tuner\.src|noqa: SLF001|\._storage\b|\._trial_id\b|_gradient_registry")
 
 
 def test_private_apis_are_reached_only_from_the_compat_modules() -> None:

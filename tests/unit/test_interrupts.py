@@ -1,0 +1,52 @@
+"""Ctrl-C and SIGTERM inside :func:`sweeps.interrupts.handled`: real signals to this process."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import pytest
+
+from sweeps import interrupts
+from sweeps.errors import SweepInterrupted
+
+
+def _deliver(sig: signal.Signals) -> None:
+    """Send ``sig`` to this process's main thread and wait until its handler has run (it
+    runs between two bytecodes, not inside ``kill``: under pytest-xdist a few later)."""
+    signal.pthread_kill(threading.main_thread().ident, sig)
+    deadline = time.monotonic() + 10
+    while not interrupts.requested():
+        assert time.monotonic() < deadline, f"{sig.name} was not handled within 10 s"
+        time.sleep(0.001)
+
+
+def test_a_signal_raises_and_is_remembered_and_the_handler_is_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SweepInterrupted), interrupts.handled():
+        _deliver(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert not interrupts.requested()  # the caller's process as it was
+    interrupts.check()
+
+
+def test_a_swallowed_signal_survives_nested_blocks_and_check_raises_it() -> None:
+    # The sweep's start-up and its trials are nested blocks: a Ctrl-C that a finalizer
+    # swallowed during start-up must still end the sweep when the trials' block checks.
+    with interrupts.handled():
+        with contextlib.suppress(SweepInterrupted):  # what a finalizer does with it
+            _deliver(signal.SIGINT)
+        with interrupts.handled():
+            assert interrupts.requested()
+            with pytest.raises(SweepInterrupted):
+                interrupts.check()
+
+
+def test_a_signal_in_a_deferred_block_is_raised_when_it_ends() -> None:
+    reached = False
+    with interrupts.handled(), pytest.raises(SweepInterrupted), interrupts.deferred():
+        _deliver(signal.SIGTERM)
+        reached = True  # the write went on to its end
+    assert reached
