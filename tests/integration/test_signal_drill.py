@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import random
 import signal
+import sys
 
 import pytest
 
@@ -23,6 +24,7 @@ def drill_script():
                                                   REPO / "scripts" / "drill_signals.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
