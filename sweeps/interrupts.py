@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -62,6 +63,14 @@ def handled() -> Iterator[None]:
             return
         raise SweepInterrupted(f"signal {signum}")
 
+    hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # Raised inside a finalizer, which Python reports as "Exception ignored in ..." with
+        # a traceback: not news for the user, and not lost (check() raises it again).
+        if not isinstance(info.exc_value, SweepInterrupted):
+            hook(info)
+
     if _handling:
         yield
         return
@@ -72,11 +81,13 @@ def handled() -> Iterator[None]:
         return
     _requested.clear()
     _handling += 1
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         _handling -= 1
         _requested.clear()  # the caller's process as it was: a later check() does not raise
+        sys.unraisablehook = hook
         for sig, old in previous.items():
             signal.signal(sig, old)
 

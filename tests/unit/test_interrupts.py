@@ -50,3 +50,23 @@ def test_a_signal_in_a_deferred_block_is_raised_when_it_ends() -> None:
         _deliver(signal.SIGTERM)
         reached = True  # the write went on to its end
     assert reached
+
+
+class _Finalized:
+    """An object whose finalizer meets the interrupt, as SQLAlchemy's weakref callbacks do."""
+
+    def __del__(self) -> None:
+        raise SweepInterrupted("signal 2")
+
+
+def test_an_interrupt_a_finalizer_swallows_is_not_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    reported: list[BaseException] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: reported.append(info.exc_value))
+    with interrupts.handled():
+        _Finalized()  # collected at once: its __del__'s exception goes to the hook
+    assert reported == []  # Python's "Exception ignored in ..." traceback is not printed
+    _Finalized()  # outside, the caller's hook is back and hears it
+    assert [type(e) for e in reported] == [SweepInterrupted]
