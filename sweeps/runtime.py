@@ -7,7 +7,7 @@ random generators trials are seeded through, objects frozen out of the garbage c
 MLflow's global tracking URI. The CLI and the Python API alike run a sweep inside
 :func:`scope`, which puts each back when the sweep ends, however it ends; no other module
 touches warning filters, environment variables, the garbage collector, log levels,
-``sys.path`` or file descriptors (signal handlers and the hook for
+``sys.path`` or file descriptors (signal handlers and
 ``sys.unraisablehook`` are :mod:`sweeps.interrupts`', set and restored there). A setting
 made while a scope is open and undone by another library's API (keras-tuner's debug switch)
 registers its undo with :func:`on_exit`::
