@@ -27,7 +27,7 @@ from typing import Any
 
 from sweeps.errors import SweepInterrupted
 
-__all__ = ["check", "deferred", "handled", "requested"]
+__all__ = ["check", "deferred", "handled", "requested", "surfaced"]
 
 _requested = threading.Event()
 #: How deep in :func:`deferred` sections the main thread is, and whether a signal arrived
@@ -90,6 +90,20 @@ def handled() -> Iterator[None]:
         sys.unraisablehook = hook
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def surfaced() -> Iterator[None]:
+    """Within: an error raised after Ctrl-C or SIGTERM is the interruption, raised as
+    :class:`SweepInterrupted`. The signal may surface inside TensorFlow or Keras as another
+    exception (``pybind11::error_already_set``, an ``ImportError`` mid-import), which a
+    loader may wrap in its own error; none of them is the user's mistake."""
+    try:
+        yield
+    except Exception as exc:
+        if not _requested.is_set():
+            raise
+        raise SweepInterrupted("interrupted") from exc
 
 
 @contextlib.contextmanager

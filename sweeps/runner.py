@@ -38,7 +38,8 @@ def run_sweep(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
     name starts a new sweep; the same spec with state is refused unless ``resume`` (continue
     it) or ``overwrite`` (start it over).
     """
-    with runtime.scope(), interrupts.handled():  # start-up too: see sweeps.interrupts
+    # Signals are handled from the start: see sweeps.interrupts.
+    with runtime.scope(), interrupts.handled(), interrupts.surfaced():
         session = Session(spec, stream, work_dir)
         state, replaced = prepare_state(spec, work_dir, resume=resume, overwrite=overwrite)
         try:

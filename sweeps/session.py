@@ -167,6 +167,10 @@ class Session:
             except KeyboardInterrupt:  # Ctrl-C and SIGTERM (SweepInterrupted)
                 outcome = TrialStatus.KILLED
                 raise
+            except Exception:
+                if interrupts.requested():  # surfaced as another error: sweeps.interrupts
+                    outcome = TrialStatus.KILLED
+                raise
             finally:
                 if outcome is not TrialStatus.COMPLETED:
                     self.tracker.end_open_runs(outcome)

@@ -38,7 +38,8 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
                           "--storage URL (postgresql://… for several machines; sqlite or a "
                           "journal file for processes on one machine)")
-    with runtime.scope(), interrupts.handled():  # start-up too: see sweeps.interrupts
+    # Signals are handled from the start: see sweeps.interrupts.
+    with runtime.scope(), interrupts.handled(), interrupts.surfaced():
         try:
             result = _work(spec, storage, work_dir, stream, quiet)
             interrupts.check()  # one that a finalizer swallowed after the last epoch

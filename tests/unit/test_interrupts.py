@@ -70,3 +70,14 @@ def test_an_interrupt_a_finalizer_swallows_is_not_reported(
     assert reported == []  # Python's "Exception ignored in ..." traceback is not printed
     _Finalized()  # outside, the caller's hook is back and hears it
     assert [type(e) for e in reported] == [SweepInterrupted]
+
+
+def test_an_error_after_a_signal_is_the_interruption_and_before_it_is_itself() -> None:
+    with pytest.raises(SweepInterrupted) as raised, interrupts.handled(), interrupts.surfaced():
+        with contextlib.suppress(SweepInterrupted):  # swallowed where it arrived
+            _deliver(signal.SIGINT)
+        raise RuntimeError("pybind11::error_already_set: MISMATCH of original and normalized "
+                           "active exception types")  # what Keras's evaluate raised then
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    with pytest.raises(ValueError), interrupts.handled(), interrupts.surfaced():
+        raise ValueError("the user's own mistake")
