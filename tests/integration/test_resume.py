@@ -42,11 +42,14 @@ def env() -> dict[str, str]:
 
 
 def kill_during_trial(tuner: str, number: int, *extra: str) -> None:
-    """Start a sweep and SIGKILL it once trial ``number`` has trained its first epoch."""
+    """Start a sweep and SIGKILL it while trial ``number`` is open (built, training).
+
+    Waiting for the trial's first logged epoch instead left a window of about a second
+    (Hyperband's 2-epoch first round) that a loaded machine's poll missed now and then."""
     proc = subprocess.Popen(sweeps_cmd(tuner, *extra), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env())
     deadline = time.monotonic() + 300
-    while _epochs_logged(Path("mlflow.db"), f"trial-{number:03d}") < 1:
+    while not _running(Path("mlflow.db"), f"trial-{number:03d}"):
         assert proc.poll() is None, "the sweep ended before the chosen trial trained"
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -54,18 +57,16 @@ def kill_during_trial(tuner: str, number: int, *extra: str) -> None:
     proc.wait(timeout=30)
 
 
-def _epochs_logged(db: Path, run_name: str) -> int:
+def _running(db: Path, run_name: str) -> bool:
     if not db.exists():
-        return 0
+        return False
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            row = conn.execute(
-                "SELECT COUNT(*) FROM metrics m JOIN runs r ON m.run_uuid = r.run_uuid "
-                "WHERE r.name = ? AND r.status = 'RUNNING' AND m.key = 'loss'", (run_name,)
-            ).fetchone()
+            row = conn.execute("SELECT COUNT(*) FROM runs WHERE name = ? AND status = 'RUNNING'",
+                               (run_name,)).fetchone()
     except sqlite3.OperationalError:  # tables not created yet, or locked for a moment
-        return 0
-    return row[0]
+        return False
+    return row[0] > 0
 
 
 def state_dir(work_dir: str = ".sweeps") -> Path:
