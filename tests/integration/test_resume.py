@@ -42,14 +42,16 @@ def env() -> dict[str, str]:
 
 
 def kill_during_trial(tuner: str, number: int, *extra: str) -> None:
-    """Start a sweep and SIGKILL it while trial ``number`` is open (built, training).
-
-    Waiting for the trial's first logged epoch instead left a window of about a second
-    (Hyperband's 2-epoch first round) that a loaded machine's poll missed now and then."""
+    """Start a sweep and SIGKILL it mid-trial ``number``: once it has logged an epoch, or
+    under Hyperband once its run is open (a 2-epoch first round leaves about a second after
+    the first epoch, which a loaded machine's poll missed now and then; Hyperband's values
+    are drawn before the run opens, Optuna's only when the model is built)."""
     proc = subprocess.Popen(sweeps_cmd(tuner, *extra), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env())
     deadline = time.monotonic() + 300
-    while not _running(Path("mlflow.db"), f"trial-{number:03d}"):
+    name = f"trial-{number:03d}"
+    db = Path("mlflow.db")
+    while not (_running(db, name) if tuner == "hyperband" else _epochs_logged(db, name) >= 1):
         assert proc.poll() is None, "the sweep ended before the chosen trial trained"
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -57,16 +59,24 @@ def kill_during_trial(tuner: str, number: int, *extra: str) -> None:
     proc.wait(timeout=30)
 
 
-def _running(db: Path, run_name: str) -> bool:
+def _query(db: Path, sql: str, run_name: str) -> int:
     if not db.exists():
-        return False
+        return 0
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            row = conn.execute("SELECT COUNT(*) FROM runs WHERE name = ? AND status = 'RUNNING'",
-                               (run_name,)).fetchone()
+            return conn.execute(sql, (run_name,)).fetchone()[0]
     except sqlite3.OperationalError:  # tables not created yet, or locked for a moment
-        return False
-    return row[0] > 0
+        return 0
+
+
+def _running(db: Path, run_name: str) -> bool:
+    return _query(db, "SELECT COUNT(*) FROM runs WHERE name = ? AND status = 'RUNNING'",
+                  run_name) > 0
+
+
+def _epochs_logged(db: Path, run_name: str) -> int:
+    return _query(db, "SELECT COUNT(*) FROM metrics m JOIN runs r ON m.run_uuid = r.run_uuid "
+                      "WHERE r.name = ? AND r.status = 'RUNNING' AND m.key = 'loss'", run_name)
 
 
 def state_dir(work_dir: str = ".sweeps") -> Path:
