@@ -48,12 +48,11 @@ def custom_gradient_names() -> set[str]:
 @contextlib.contextmanager
 def custom_gradients_released() -> Iterator[None]:
     """Within: a fit. After it, the custom gradients registered meanwhile are removed."""
-    registry = _registry()
-    before = set(registry) if registry is not None else set()
+    before = custom_gradient_names()
     try:
         yield
     finally:
-        registry = registry if registry is not None else _registry()  # TF imported meanwhile
-        if registry is not None:
-            for name in [n for n in registry if n.startswith(_PREFIX) and n not in before]:
-                registry.pop(name, None)
+        added = custom_gradient_names() - before  # TensorFlow may have loaded meanwhile
+        registry = _registry()
+        for name in added:
+            registry.pop(name, None)  # type: ignore[union-attr]  # added is empty without it
