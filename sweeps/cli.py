@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(as `recheck`)")
     run.add_argument("--recheck-seeds", type=_count, default=3, metavar="N",
                      help="seeds per configuration for --recheck (default 3)")
+    run.add_argument("--workers", type=_count, default=1, metavar="N",
+                     help="run the sweep on N worker processes of this machine, one Optuna study "
+                          "(one GPU each where GPUs are visible; README, \"Several workers\")")
     run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
     recheck = commands.add_parser(
@@ -116,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--work-dir", default=".sweeps", type=Path, metavar="DIR",
                         help="where trial weights go; share it between machines for the final "
                              "test evaluation (default: .sweeps)")
+    worker.add_argument("--name", metavar="LABEL",
+                        help="this worker's label on its trial runs (default: host/pid<pid>)")
     worker.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
     add_compare_arguments(commands.add_parser(
@@ -125,10 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_from(args: argparse.Namespace) -> list[str]:
+    """Every flag that sets a spec key, as ``--set``'s ``key=value`` texts."""
+    return [f"{key}={getattr(args, flag)}" for flag, key in _FLAG_KEYS.items()
+            if getattr(args, flag) is not None] + list(args.overrides)
+
+
 def _spec_from(args: argparse.Namespace) -> SweepSpec:
-    overrides = [f"{key}={getattr(args, flag)}" for flag, key in _FLAG_KEYS.items()
-                 if getattr(args, flag) is not None]
-    return load_spec(args.spec, overrides + list(args.overrides))
+    return load_spec(args.spec, _settings_from(args))
 
 
 def _list() -> int:
@@ -159,6 +168,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     spec = _spec_from(args)  # validated before anything heavy loads
+    if args.workers > 1:
+        return _run_workers(args, spec)
     from sweeps.runner import run_sweep
 
     result = run_sweep(spec, work_dir=args.work_dir, quiet=not args.verbose,
@@ -177,6 +188,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_workers(args: argparse.Namespace, spec: SweepSpec) -> int:
+    if args.recheck:
+        raise SweepsError("--recheck runs after a sweep in one process: run `sweeps recheck "
+                          "SWEEP` once the workers have ended")
+    from sweeps.launcher import run_workers
+
+    result = run_workers(args.spec, _settings_from(args), spec, workers=args.workers,
+                         work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite,
+                         verbose=args.verbose)
+    if result.sweep_run_id:
+        print(f"MLflow: experiment {spec.tracking.experiment!r}, sweep run {result.sweep_run_id}")
+    return result.exit_code
+
+
 def _recheck(args: argparse.Namespace) -> int:
     from sweeps.rechecking import recheck
 
@@ -190,7 +215,7 @@ def _worker(args: argparse.Namespace) -> int:
     spec = _spec_from(args)
     from sweeps.worker import run_worker
 
-    result = run_worker(spec, work_dir=args.work_dir, quiet=not args.verbose)
+    result = run_worker(spec, work_dir=args.work_dir, quiet=not args.verbose, name=args.name)
     print(f"MLflow: experiment {spec.tracking.experiment!r} (id {result.experiment_id}), "
           f"sweep run {result.sweep_run_id}")
     return 0

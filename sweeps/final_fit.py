@@ -29,7 +29,7 @@ from sweeps.spec import SweepSpec
 
 if TYPE_CHECKING:
     from sweeps.data import Dataset
-    from sweeps.engines import Engine
+    from sweeps.engines.base import Engine
 
 __all__ = ["FinalFit", "retrain", "fit_on_all", "best_epoch_count"]
 

@@ -25,7 +25,7 @@ from sweeps.spec import SweepSpec
 from sweeps.trials import TrialBook, TrialRecord
 
 if TYPE_CHECKING:
-    from sweeps.engines import Engine
+    from sweeps.engines.base import Engine
 
 __all__ = ["Session", "SweepResult", "resolve_tracking_uri"]
 

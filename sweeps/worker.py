@@ -14,11 +14,14 @@ trial is failed by Optuna's heartbeat, run again, and its MLflow run ended as KI
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from pathlib import Path
 from typing import TextIO
 
 from sweeps import interrupts, runtime
+from sweeps.engines.optuna_study import SWEEP_RUN_ID, patiently
 from sweeps.errors import SweepsError, TrackingLost
 from sweeps.session import Session, SweepResult
 from sweeps.spec import SweepSpec, TunerKind
@@ -26,13 +29,16 @@ from sweeps.state import spec_hash, sweep_id
 
 __all__ = ["run_worker"]
 
-RUN_ID_ATTR = "sweeps_run_id"
 _JOIN_TIMEOUT_S = 300
 
 
 def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
-               quiet: bool = True) -> SweepResult:
-    """Work on ``spec``'s shared study until its budget is used up."""
+               quiet: bool = True, name: str | None = None) -> SweepResult:
+    """Work on ``spec``'s shared study until its budget is used up.
+
+    ``name`` labels this worker's trial runs (tag ``sweeps.worker``); by default
+    ``<host>/pid<process id>``.
+    """
     storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"]
     if spec.tuner.kind is not TunerKind.OPTUNA or not storage:
         raise SweepsError("a worker runs an Optuna sweep from a shared storage: give "
@@ -41,7 +47,8 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
     # Signals are handled from the start: see sweeps.interrupts.
     with runtime.scope(), interrupts.handled(), interrupts.surfaced():
         try:
-            result = _work(spec, storage, work_dir, stream, quiet)
+            name = name or f"{socket.gethostname()}/pid{os.getpid()}"
+            result = _work(spec, storage, work_dir, stream, quiet, name)
             interrupts.check()  # one that a finalizer swallowed after the last epoch
             return result
         except TrackingLost as lost:
@@ -49,15 +56,16 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
 
 
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
-          quiet: bool) -> SweepResult:
+          quiet: bool, name: str) -> SweepResult:
     session = Session(spec, stream, work_dir)
     try:
-        return _work_in(session, storage, work_dir, quiet)
+        return _work_in(session, storage, work_dir, quiet, name)
     finally:
         session.close()
 
 
-def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool) -> SweepResult:
+def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool,
+             name: str) -> SweepResult:
     spec = session.spec
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
@@ -66,11 +74,11 @@ def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool) -> Swe
     # shared filesystem, the founder can then evaluate the best trial on the test set.
     engine = OptunaEngine(spec, session.builder, session.declared, session.observer,
                           work_dir / spec.name / spec_hash(spec) / "workers", storage=storage,
-                          study_name=sweep_id(spec), worker=True)
+                          study_name=sweep_id(spec), worker=name)
     with session.guarded():
         session.started(engine, join_run_id=None if engine.created else _wait_for_sweep_run(engine))
         if engine.created:
-            engine.study.set_user_attr(RUN_ID_ATTR, session.tracker.parent_run_id)
+            engine.study.set_user_attr(SWEEP_RUN_ID, session.tracker.parent_run_id)
         # Every worker knows the defaults (whichever ends the sweep tests them); the study
         # takes them as its first trial once (enqueue_trial skips a duplicate).
         session.start_with_defaults(engine)
@@ -103,7 +111,7 @@ def _wait_for_sweep_run(engine) -> str:
     """The founder's MLflow sweep run id, once it has recorded it on the study."""
     deadline = time.monotonic() + _JOIN_TIMEOUT_S
     while time.monotonic() < deadline:
-        run_id = engine.study.user_attrs.get(RUN_ID_ATTR)
+        run_id = engine.study.user_attrs.get(SWEEP_RUN_ID)
         if run_id:
             return run_id
         time.sleep(0.5)
@@ -114,10 +122,15 @@ def _wait_for_sweep_run(engine) -> str:
 
 def _wait_for_workers(engine, session: Session) -> None:
     """Wait until no trial is left or running, running what dead workers left behind."""
+    import optuna
     from optuna.storages import fail_stale_trials
 
     while True:
-        fail_stale_trials(engine.study)  # a dead worker's trial is failed and requeued
+        # Experimental since Optuna 2.9, as the heartbeat is: not the user's concern.
+        with runtime.warnings_ignored(optuna.exceptions.ExperimentalWarning):
+            # A dead worker's trial is failed and requeued (through a database that may be
+            # restarting: waited for, as every storage call is).
+            patiently(lambda: fail_stale_trials(engine.study))
         if engine.remaining_trials():
             engine.search_as_worker(session.dataset)
         elif not engine.running_trials():

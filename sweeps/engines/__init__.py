@@ -8,15 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweeps.engines.base import Engine
 from sweeps.events import SweepObserver
 from sweeps.spec import SweepSpec, TunerKind
 
 if TYPE_CHECKING:
     from sweeps.builders import Builder
     from sweeps.declared import DeclaredSpace
+    from sweeps.engines.base import Engine
 
-__all__ = ["Engine", "create_engine"]
+# The engines (and Keras with them) load only when one is created: importing a light module
+# of this package, such as the Optuna storage helpers, does not start TensorFlow.
+__all__ = ["create_engine"]
 
 
 def create_engine(

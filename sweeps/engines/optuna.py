@@ -57,7 +57,7 @@ class OptunaEngine(Engine):
 
     def __init__(self, spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
                  observer: SweepObserver, work_dir: Path, *, storage: str,
-                 study_name: str, worker: bool = False) -> None:
+                 study_name: str, worker: str | None = None) -> None:
         super().__init__(spec, builder, declared, observer, work_dir)
         options = spec.tuner.options
         self.multi = len(spec.objectives) > 1
@@ -68,7 +68,9 @@ class OptunaEngine(Engine):
         pruner = "none" if self.multi or spec.objective.metric == "params" else options["pruner"]
         self.pruning = pruner != "none"
         self.storage_url = storage
-        storage_obj = open_storage(storage, heartbeat=worker)
+        #: This worker's label on its trial runs (``sweeps.worker``); None: not a worker.
+        self.worker = worker
+        storage_obj = open_storage(storage, heartbeat=worker is not None)
         sampler_obj = make_sampler(sampler, spec.seed)
         pruner_obj = make_pruner(pruner, spec.training.max_epochs)
         try:
@@ -224,6 +226,7 @@ class OptunaEngine(Engine):
             "optuna.trial_number": str(trial.number),
             **({"optuna.retry_of": str(trial.user_attrs[RETRY_OF] + 1)}
                if RETRY_OF in trial.user_attrs else {}),
+            **({"sweeps.worker": self.worker} if self.worker is not None else {}),
         })
         plan = self.plan(data)
         try:

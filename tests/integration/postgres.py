@@ -12,9 +12,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_RESTARTS: dict[str, Callable[[float], None]] = {}
 
 
 def server_binaries() -> Path | None:
@@ -44,15 +47,32 @@ def postgres_server() -> Iterator[tuple[str, Path]]:
     def run(*cmd: object) -> None:
         subprocess.run([*prefix, *map(str, cmd)], check=True, capture_output=True, timeout=120)
 
+    def start() -> None:
+        run(bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-w", "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200", "start")
+
+    def restart(down_s: float) -> None:
+        run(bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+        time.sleep(down_s)
+        start()
+
     run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "sweeps", "--no-sync")
-    run(bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-w", "-o",
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-        "start")
+    start()
+    url = f"postgresql://sweeps@127.0.0.1:{port}"
+    _RESTARTS[url] = restart
     try:
-        yield f"postgresql://sweeps@127.0.0.1:{port}", bindir
+        yield url, bindir
     finally:
+        _RESTARTS.pop(url, None)
         run(bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+def restart_server(url: str, *, down_s: float) -> None:
+    """Stop the server at ``url`` (``-m fast``: every connection is closed), wait ``down_s``,
+    start it again: what an upgrade or a failover does to the workers."""
+    _RESTARTS[url](down_s)
 
 
 def create_database(url: str, bindir: Path, name: str) -> str:

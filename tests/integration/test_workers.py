@@ -15,7 +15,12 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.spec import load_spec
 from sweeps.state import sweep_id
-from tests.integration.postgres import create_database, postgres_server, server_binaries
+from tests.integration.postgres import (
+    create_database,
+    postgres_server,
+    restart_server,
+    server_binaries,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--max-trials", "6", "--max-epochs", "2", "--set", "data.subset=600",
@@ -131,3 +136,39 @@ def _training_trial(client: MlflowClient) -> bool:
     running = client.search_runs([experiment.experiment_id],
                                  "attributes.status = 'RUNNING' and tags.`sweeps.kind` = 'trial'")
     return any("loss" in run.data.metrics for run in running)
+
+
+def test_postgresql_restarted_under_two_workers_loses_no_trial(postgres, workdir) -> None:
+    url, bindir = postgres
+    storage = create_database(url, bindir, "optuna_restart")
+    optuna.storages.RDBStorage(storage)
+    # MLflow in sqlite: this test is about the Optuna storage going away.
+    tracking = f"sqlite:///{workdir / 'mlflow.db'}"
+    client = MlflowClient(tracking)
+    cmd = [sys.executable, "-m", "sweeps", "worker", "mnist_mlp", "--storage", storage,
+           "--tracking-uri", tracking, "--max-trials", "6", "--max-epochs", "6",
+           "--set", "data.subset=3000", "--set", "search_space.units={min: 16, max: 32, step: 16}",
+           "--set", "tuner.optuna.pruner=hyperband", "--set", "training.early_stopping.patience=20"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env) for _ in range(2)]
+    deadline = time.monotonic() + 300
+    while not _training_trial(client):
+        assert all(w.poll() is None for w in workers) and time.monotonic() < deadline
+        time.sleep(0.2)
+    restart_server(url, down_s=5.0)  # stopped as for an upgrade: every connection closed
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, out + err
+        assert "Traceback" not in err, err
+
+    name = next(n for n in optuna.get_all_study_names(storage) if not n.endswith(":ended"))
+    trials = [t for t in optuna.load_study(study_name=name, storage=storage).trials
+              if not t.user_attrs.get("sweeps_surplus")]
+    assert sorted({t.state.name for t in trials}) <= ["COMPLETE", "PRUNED"], trials
+    assert len(trials) == 6
+    runs = client.search_runs([client.get_experiment_by_name("mnist_mlp").experiment_id])
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    trial_runs = [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(trial_runs) == 6 and all(r.info.status == "FINISHED" for r in trial_runs)
