@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sweeps.rechecking import RecheckResult
     from sweeps.session import SweepResult
 
-__all__ = ["run", "tune", "recheck", "OVERRIDES"]
+__all__ = ["run", "tune", "recheck", "sync", "OVERRIDES"]
 
 #: Keyword arguments of :func:`run`, as the CLI's flags: each sets one spec key.
 OVERRIDES = {
@@ -180,3 +180,20 @@ def recheck(sweep: str | SweepResult, *, top: int = 3, seeds: int = 3,
     return _recheck(sweep, top=top, seeds=seeds, tracking_uri=tracking_uri,
                     data_dir=data_dir, objects={"hypermodel": build_model, "data": data},
                     stream=stream or sys.stdout, quiet=quiet)
+
+
+def sync(work_dir: str | Path = ".sweeps") -> list[tuple[Path, str, int]]:
+    """Replay the MLflow writes that sweeps under ``work_dir`` (or one journal file) kept
+    while their tracking store was away: ``(journal, store URI, writes made)`` for each.
+
+    A sweep replays its own journal as soon as the store answers, and on ``--resume``; this
+    is for a sweep that stopped before the store came back. A store still away raises a
+    one-line :class:`~sweeps.errors.TrackingError`; what was replayed stays replayed.
+    """
+    from tracking.journal import journals_in, replay_journal
+
+    done = []
+    for path in journals_in(Path(work_dir)):
+        uri, count = replay_journal(path)
+        done.append((path, uri, count))
+    return done

@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="this worker's label on its trial runs (default: host/pid<pid>)")
     worker.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
+    sync = commands.add_parser(
+        "sync", help="replay the MLflow writes sweeps kept while their tracking store was away")
+    sync.add_argument("work_dir", nargs="?", default=".sweeps", type=Path, metavar="WORK_DIR",
+                      help="a sweeps work dir (default .sweeps) or one journal file")
+
     add_compare_arguments(commands.add_parser(
         "compare", help="compare trials of sweeps from MLflow: table, CSV/Markdown, plots"))
     add_ui_arguments(commands.add_parser(
@@ -221,6 +226,19 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from sweeps.api import sync
+
+    if not args.work_dir.exists():
+        raise SweepsError(f"{args.work_dir} does not exist: give the sweeps' --work-dir")
+    done = sync(args.work_dir)
+    for path, uri, count in done:
+        print(f"{path}: {count} writes replayed into {uri}")
+    if not done:
+        print(f"nothing to replay: no journal under {args.work_dir}")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list()
@@ -230,6 +248,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plan(args)
     if args.command == "worker":
         return _worker(args)
+    if args.command == "sync":
+        return _sync(args)
     if args.command == "ui":
         return serve(args)
     if args.command == "compare":

@@ -67,6 +67,8 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
     spec = session.spec
     storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"] or default_storage(
         session.tracking_uri, work_dir)
+    # Writes made while the tracking store is away wait in the sweep's folder.
+    session.tracker.journal_to(state.directory, spec.tracking.patience_minutes)
     session.start(quiet=quiet)
     from sweeps.engines import create_engine
 

@@ -15,6 +15,7 @@ trial is failed by Optuna's heartbeat, run again, and its MLflow run ended as KI
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -67,13 +68,17 @@ def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
 def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool,
              name: str) -> SweepResult:
     spec = session.spec
+    folder = work_dir / spec.name / spec_hash(spec) / "workers"
+    # Writes made while the tracking store is away wait in this worker's own journal.
+    session.tracker.journal_to(folder, spec.tracking.patience_minutes,
+                               name=re.sub(r"[^\w.-]+", "_", name))
     session.start(quiet=quiet)
     from sweeps.engines.optuna import OptunaEngine
 
     # Every worker keeps trial weights under the same --work-dir: on one machine, or on a
     # shared filesystem, the founder can then evaluate the best trial on the test set.
     engine = OptunaEngine(spec, session.builder, session.declared, session.observer,
-                          work_dir / spec.name / spec_hash(spec) / "workers", storage=storage,
+                          folder, storage=storage,
                           study_name=sweep_id(spec), worker=name)
     with session.guarded():
         session.started(engine, join_run_id=None if engine.created else _wait_for_sweep_run(engine))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mlflow.tracking import MlflowClient
@@ -46,6 +47,7 @@ from sweeps.events import (
 from sweeps.trials import TrialRecord
 from tracking.context import TrackerContext, log
 from tracking.experiment import open_experiment
+from tracking.journal import JOURNAL_NAME, Journal, JournaledClient
 from tracking.models import Registration
 from tracking.publish import ModelPublisher
 from tracking.render import Renderer
@@ -151,6 +153,20 @@ class MlflowTracker(SweepObserver):
         """One line for the console about where the final model went."""
         return self.publisher.note
 
+    def journal_to(self, directory: Path, patience_minutes: float, *, name: str = "") -> None:
+        """Keep the writes that find the store away in a journal in ``directory`` (the
+        sweep's state folder; ``name`` tells several workers' journals apart) for up to
+        ``patience_minutes`` (:mod:`tracking.journal`)."""
+        path = directory / (f"{Path(JOURNAL_NAME).stem}-{name}.jsonl" if name else JOURNAL_NAME)
+        self.context.client = JournaledClient(self.context.client,
+                                              Journal(path, self.tracking_uri),
+                                              patience_minutes * 60)
+
+    def _settle(self) -> None:
+        """Every journaled write in the store (waited for, up to the patience)."""
+        if isinstance(self.context.client, JournaledClient):
+            self.context.client.settle()
+
     def _lost(self, exc: Exception) -> TrackingLost:
         uri = self.tracking_uri
         server = uri.startswith(("http://", "https://"))
@@ -162,6 +178,9 @@ class MlflowTracker(SweepObserver):
     # -- sweep -------------------------------------------------------------------------
     @_recording
     def sweep_started(self, event: SweepStarted) -> None:
+        if isinstance(self.context.client, JournaledClient):
+            # What an earlier run journaled goes in first: a resumed sweep reads its runs.
+            self.context.client.replay_now()
         self.renderer.start()  # if the session has not (before TensorFlow's import)
         self.context.objective = event.spec.objective.metric
         self.context.metric = event.task.primary_metric if event.task else "accuracy"
@@ -174,6 +193,7 @@ class MlflowTracker(SweepObserver):
     def finished_trials(self) -> list[TrialRecord]:
         """Every trial of the sweep with a final result, whichever process ran it (see
         :meth:`tracking.sweep_run.SweepRun.finished_trials`)."""
+        self._settle()
         return self.sweep_run.finished_trials()
 
     def take_over_sweep_run(self) -> None:
@@ -182,12 +202,17 @@ class MlflowTracker(SweepObserver):
 
     @_recording
     def sweep_ended(self, event: SweepEnded) -> None:
+        self._settle()
         self.sweep_run.end(event)
 
+    @_recording
     def search_ended(self) -> None:
-        """No trial runs any more (the sweep's end is next): the report's plots are drawn on
-        the writer while the best model is loaded, tested and logged."""
-        if self.lost is not None or self.parent_run_id is None:
+        """No trial runs any more (the sweep's end is next): what waits in the journal is
+        replayed (the end reads the runs back), then the report's plots are drawn on the
+        writer while the best model is loaded, tested and logged."""
+        self.writer.flush()
+        self._settle()
+        if self.parent_run_id is None:
             return
         self.report.draw_ahead(self.parent_run_id)
 
@@ -231,6 +256,11 @@ class MlflowTracker(SweepObserver):
 
     def close(self) -> None:
         self.writer.close()
+        client = self.context.client
+        if isinstance(client, JournaledClient) and client.waiting:
+            log.warning("%d MLflow writes wait in %s: `python -m sweeps sync %s` (or --resume) "
+                        "replays them once the store answers", client.waiting,
+                        client.journal.path, client.journal.path.parent)
         self.renderer.close()
         self.report.discard()  # drawn for a sweep that did not reach its end
 

@@ -70,6 +70,7 @@ DEFAULTS_KEPT = "sweeps.defaults_kept"
 TRIAL_ID = "sweeps.trial_id"
 TRIAL_NUMBER = "sweeps.trial_number"
 TRIAL_STATUS = "sweeps.trial_status"
+JOURNAL_ID = "sweeps.journal_id"  # a run created during a tracking outage: its placeholder id
 WORKER = "sweeps.worker"  # the worker that ran the trial, "<host>/<label>" (set by the engine)
 INITIAL_EPOCH = "sweeps.initial_epoch"
 ERROR = "sweeps.error"

@@ -182,6 +182,8 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
         experiment=tracking_node.string("experiment", name),
         uri=tracking_node.string("uri", None, nullable=True),
         register_model=_registered_name(tracking_node, name),
+        patience_minutes=tracking_node.number("patience_minutes", 30.0, minimum=0,
+                                              maximum=7 * 24 * 60),
     )
     tracking_node.finish()
     root.finish()

@@ -189,6 +189,9 @@ class TrackingSpec:
     #: The Model Registry name the sweep's model is registered under (by default the spec's
     #: name); ``None`` (``register_model: false``): logged on the sweep run, not registered.
     register_model: str | None = None
+    #: How long a sweep trains on through a tracking-store outage, its writes journaled,
+    #: before it stops (``tracking.patience_minutes``).
+    patience_minutes: float = 30.0
 
 
 #: Training examples up to which ``final.retrain: auto`` retrains the best configuration on
@@ -287,7 +290,8 @@ class SweepSpec:
                       "baselines": self.final.baselines, "max_epochs": self.final.max_epochs},
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
-                         "register_model": self.tracking.register_model or False},
+                         "register_model": self.tracking.register_model or False,
+                         "patience_minutes": self.tracking.patience_minutes},
         }
 
 

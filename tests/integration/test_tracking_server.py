@@ -1,11 +1,13 @@
 """A real ``mlflow server`` on 127.0.0.1 that goes away in the middle of a sweep: the sweep
-stops within two minutes with one line, and ``--resume`` completes it once the server is back.
+trains on, its writes journaled, and ends normally once the server is back; past its patience
+it stops with one line, and ``--resume`` completes it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -97,18 +99,53 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def test_server_gone_mid_sweep_stops_it_in_bounded_time_and_resume_completes_it(
-        mlflow_server: MlflowServer) -> None:
+def test_server_away_for_a_minute_mid_sweep_the_sweep_trains_on_and_ends_without_resume(
+        mlflow_server: MlflowServer, workdir: Path) -> None:
     mlflow_server.start()
-    command = _sweeps(*SWEEP, "--tracking-uri", mlflow_server.url)
+    sweep = subprocess.Popen(_sweeps(*SWEEP, "--tracking-uri", mlflow_server.url),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for(mlflow_server, sweep, (1, 1))  # one trial done, the second training
+        mlflow_server.kill()
+        time.sleep(60)
+        mlflow_server.start()  # the same store and port
+        _, err = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+    assert sweep.returncode == 0, err
+    assert "Traceback" not in err
+    assert "stopped answering" in err and "were replayed" in err
+    client = MlflowClient(mlflow_server.url)
+    runs = client.search_runs([client.get_experiment_by_name("mnist_mlp").experiment_id])
+    parents = [r for r in runs if r.data.tags["sweeps.kind"] == "sweep"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert "sweeps.resumes" not in parents[0].data.tags
+    trials = [r for r in runs if r.data.tags["sweeps.kind"] == "trial"]
+    # Every trial run once, FINISHED, with each of its epochs' metrics exactly once.
+    assert sorted(int(r.data.tags["sweeps.trial_number"]) for r in trials) == [1, 2, 3, 4]
+    assert {r.info.status for r in trials} == {"FINISHED"}
+    journaled = 0
+    for run in trials:
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert sorted(steps) == list(range(int(run.data.metrics["epochs_run"]))), steps
+        assert any(a.path == "learning_curves.png"
+                   for a in client.list_artifacts(run.info.run_id))
+        journaled += "sweeps.journal_id" in run.data.tags
+    assert journaled >= 1  # at least one trial ran and ended while the server was away
+    assert not list((workdir / ".sweeps").rglob("tracking-journal*"))  # all replayed
+
+
+def test_server_away_past_the_patience_stops_the_sweep_in_one_line_and_resume_completes_it(
+        mlflow_server: MlflowServer, workdir: Path) -> None:
+    mlflow_server.start()
+    command = _sweeps(*SWEEP, "--tracking-uri", mlflow_server.url,
+                      "--set", "tracking.patience_minutes=0.2")
     sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=_env())
     try:
-        deadline = time.monotonic() + 400
-        while mlflow_server.trials() < (2, 1):  # two trials done, the third one training
-            assert sweep.poll() is None, sweep.communicate()[1]
-            assert time.monotonic() < deadline, "two trials did not finish in time"
-            time.sleep(0.05)
+        _wait_for(mlflow_server, sweep, (2, 1))  # two trials done, the third one training
         mlflow_server.kill()
         killed_at = time.monotonic()
         _, err = sweep.communicate(timeout=150)
@@ -120,11 +157,13 @@ def test_server_gone_mid_sweep_stops_it_in_bounded_time_and_resume_completes_it(
     print(f"sweep exited {stopped_after:.1f} s after the server was killed")
     assert sweep.returncode == 1
     assert stopped_after < 120
-    # Refused if the kill fell between two requests, lost if it cut one off.
-    assert err in {f"error: the MLflow tracking server at {mlflow_server.url} stopped answering "
-                   f"({why}); the sweep stopped after trial 2; start the server again and run "
-                   "the same command with --resume\n" for why in ("connection refused",
-                                                                   "connection lost")}, err
+    lines = err.strip().splitlines()
+    assert re.fullmatch(
+        rf"error: the MLflow tracking server at {mlflow_server.url} stopped answering "
+        r"\((connection refused|connection lost)\); the sweep stopped after trial [2-4]; start "
+        "the server again and run the same command with --resume", lines[-1]), err
+    assert "Traceback" not in err
+    assert list((workdir / ".sweeps").rglob("tracking-journal*.jsonl"))  # kept for --resume
 
     mlflow_server.start()  # the same store and port
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=_env(),
@@ -140,10 +179,17 @@ def test_server_gone_mid_sweep_stops_it_in_bounded_time_and_resume_completes_it(
     finished = sorted(int(r.data.tags["sweeps.trial_number"]) for r in trials
                       if r.info.status == "FINISHED")
     assert finished == [1, 2, 3, 4]  # each trial once: nothing lost, nothing duplicated
-    others = [r for r in trials if r.info.status != "FINISHED"]
-    # The third trial's first run, cut off with the server: ended KILLED by the resume.
-    assert [(r.info.status, r.data.tags["sweeps.trial_number"]) for r in others] == [
-        ("KILLED", "3")]
+    # A trial cut off with the server (if any): its first run ended KILLED by the resume.
+    assert {r.info.status for r in trials if r.info.status != "FINISHED"} <= {"KILLED"}
+    assert not list((workdir / ".sweeps").rglob("tracking-journal*.jsonl"))
+
+
+def _wait_for(server: MlflowServer, sweep: subprocess.Popen, trials: tuple[int, int]) -> None:
+    deadline = time.monotonic() + 400
+    while server.trials() < trials:
+        assert sweep.poll() is None, sweep.communicate()[1]
+        assert time.monotonic() < deadline, f"{trials} not reached in time"
+        time.sleep(0.05)
 
 
 def test_a_sweep_bounds_mlflow_http_retries_and_quiets_urllib3_then_restores_both(
