@@ -117,3 +117,26 @@ def _child_pid(parent: int, marker: str) -> int:
         if ppid == parent and marker in command.split("\0"):
             return int(stat.parent.name)
     raise AssertionError(f"no child of {parent} runs with {marker}")
+
+
+def test_ctrl_c_reaches_every_worker_once_and_resume_finishes_the_sweep(workdir: Path) -> None:
+    args = [*SMALL, "--max-trials", "4", "--max-epochs", "10", "--set", "data.subset=3000",
+            "--set", "training.early_stopping.patience=20"]
+    proc = _sweeps(*args, "--workers", "2")
+    _worker_training_a_trial(workdir, proc)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the launcher (workers have their own
+    out, err = proc.communicate(timeout=300)  # sessions: only the launcher's copy reaches them)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    parents, trials = _runs(workdir)
+    assert parents[0].info.status == "KILLED"
+    assert "KILLED" in {r.info.status for r in trials}
+    assert "RUNNING" not in {r.info.status for r in trials}
+
+    resumed = _sweeps(*args, "--workers", "2", "--resume")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out + err
+    parents, trials = _runs(workdir)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len([r for r in trials if r.info.status == "FINISHED"]) == 4
+    assert {r.info.status for r in trials} <= {"FINISHED", "KILLED"}
