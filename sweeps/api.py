@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sweeps.spec import SweepSpec, load_spec, parse_spec_dict
 
 if TYPE_CHECKING:
+    from sweeps.launcher import WorkersResult
     from sweeps.rechecking import RecheckResult
     from sweeps.session import SweepResult
 
-__all__ = ["run", "tune", "recheck", "sync", "OVERRIDES"]
+__all__ = ["run", "tune", "recheck", "run_workers", "sync", "OVERRIDES"]
 
 #: Keyword arguments of :func:`run`, as the CLI's flags: each sets one spec key.
 OVERRIDES = {
@@ -51,12 +52,7 @@ def run(spec: str | Path | Mapping[str, Any] | SweepSpec, *, work_dir: str | Pat
     """
     from sweeps.runner import run_sweep
 
-    unknown = sorted(set(overrides) - set(OVERRIDES))
-    if unknown:
-        raise TypeError(f"sweeps.run() got unexpected keyword argument(s) {unknown}; "
-                        f"known: {', '.join(OVERRIDES)}")
-    texts = [f"{OVERRIDES[key]}={_yaml(value)}" for key, value in overrides.items()
-             if value is not None] + list(settings)
+    texts = _texts(overrides, settings)
     if isinstance(spec, SweepSpec):
         if texts:
             raise TypeError("overrides need a spec name, path or mapping, not a loaded SweepSpec")
@@ -67,6 +63,35 @@ def run(spec: str | Path | Mapping[str, Any] | SweepSpec, *, work_dir: str | Pat
         loaded = load_spec(str(spec), texts)
     return run_sweep(loaded, work_dir=Path(work_dir), stream=stream or sys.stdout, quiet=quiet,
                      resume=resume, overwrite=overwrite)
+
+
+def run_workers(spec: str | Path, *, workers: int, work_dir: str | Path = ".sweeps",
+                resume: bool = False, overwrite: bool = False, settings: Sequence[str] = (),
+                stream: TextIO | None = None, quiet: bool = True,
+                **overrides: Any) -> WorkersResult:
+    """Run a sweep on ``workers`` processes of this machine, one Optuna study between them
+    (``python -m sweeps run SPEC --workers N``; README, "Several workers").
+
+    ``spec`` is a bundled spec's name or a YAML path (each worker loads it again); the
+    keywords are :func:`run`'s. Returns each worker's exit status and the sweep run's id.
+    """
+    from sweeps.launcher import run_workers as launch
+
+    texts = _texts(overrides, settings)
+    return launch(str(spec), texts, load_spec(str(spec), texts), workers=workers,
+                  work_dir=Path(work_dir), resume=resume, overwrite=overwrite,
+                  verbose=not quiet, stream=stream or sys.stdout)
+
+
+def _texts(overrides: Mapping[str, Any], settings: Sequence[str]) -> list[str]:
+    """``run``'s keywords and ``--set`` texts, as ``key=value`` texts; unknown keywords are
+    a TypeError, as Python gives for any function."""
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise TypeError(f"sweeps.run() got unexpected keyword argument(s) {unknown}; "
+                        f"known: {', '.join(OVERRIDES)}")
+    return [f"{OVERRIDES[key]}={_yaml(value)}" for key, value in overrides.items()
+            if value is not None] + list(settings)
 
 
 def tune(build_model: Any, data: Any, *, task: str | None = None, tuner: str = "hyperband",

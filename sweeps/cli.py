@@ -194,14 +194,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_workers(args: argparse.Namespace, spec: SweepSpec) -> int:
+    # The spec was loaded (and checked) by _run; each worker loads it again.
     if args.recheck:
         raise SweepsError("--recheck runs after a sweep in one process: run `sweeps recheck "
                           "SWEEP` once the workers have ended")
-    from sweeps.launcher import run_workers
+    from sweeps.api import run_workers
 
-    result = run_workers(args.spec, _settings_from(args), spec, workers=args.workers,
-                         work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite,
-                         verbose=args.verbose)
+    result = run_workers(args.spec, workers=args.workers, work_dir=args.work_dir,
+                         resume=args.resume, overwrite=args.overwrite,
+                         settings=_settings_from(args), quiet=not args.verbose)
     if result.sweep_run_id:
         print(f"MLflow: experiment {spec.tracking.experiment!r}, sweep run {result.sweep_run_id}")
     return result.exit_code

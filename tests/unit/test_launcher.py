@@ -48,3 +48,14 @@ def test_the_exit_status_is_zero_only_when_the_sweep_ended(codes, expected) -> N
     stream = io.StringIO()
     assert _exit_code(codes, stream) == expected
     assert ("SIGKILL" in stream.getvalue()) == any(c == -9 for c in codes.values())
+
+
+def test_the_python_api_refuses_as_the_cli_does_before_anything_starts(tmp_path) -> None:
+    import sweeps
+    from sweeps.errors import SweepsError
+
+    with pytest.raises(SweepsError, match="not keras-tuner's random: .*--tuner optuna"):
+        sweeps.run_workers("mnist_mlp", workers=2, tuner="random", work_dir=tmp_path)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        sweeps.run_workers("mnist_mlp", workers=2, trials=3)
+    assert not list(tmp_path.iterdir())
