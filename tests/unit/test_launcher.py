@@ -54,7 +54,7 @@ def test_the_python_api_refuses_as_the_cli_does_before_anything_starts(tmp_path)
     import sweeps
     from sweeps.errors import SweepsError
 
-    with pytest.raises(SweepsError, match="not keras-tuner's random: .*--tuner optuna"):
+    with pytest.raises(SweepsError, match=r"not keras-tuner's random: .*--tuner optuna"):
         sweeps.run_workers("mnist_mlp", workers=2, tuner="random", work_dir=tmp_path)
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         sweeps.run_workers("mnist_mlp", workers=2, trials=3)
