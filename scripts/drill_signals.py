@@ -156,6 +156,16 @@ def where(lines: list[str]) -> str:
     return "trial 1" if last[:1] == ["objective:"] else "after the trials"
 
 
+def _before_sweeps(err: str) -> bool:
+    """Whether a traceback comes from the interpreter's own start-up (``site`` reading the
+    ``.pth`` files, ``runpy`` finding the package), before a line of this project ran."""
+    tb = err[err.index("Traceback"):].splitlines()
+    frames = [line.strip() for line in tb if line.strip().startswith("File ")]
+    ours = [f for f in frames for package in ("sweeps", "tracking", "hypermodels")
+            if f'"{REPO / package}' in f]
+    return bool(frames) and frames[0].startswith('File "<frozen ') and not ours
+
+
 def drill(tuner: str, ref: Reference, at: float, sig: signal.Signals, resume: bool) -> Outcome:
     lines_before, after = ref.moment(at)
     outcome = Outcome(tuner, sig.name, "")
@@ -181,7 +191,12 @@ def drill(tuner: str, ref: Reference, at: float, sig: signal.Signals, resume: bo
         outcome.returncode = proc.returncode
         if proc.returncode == 0:
             outcome.problems.append("exit 0 after the signal")
-        if "Traceback" in err:
+        if "Traceback" in err and _before_sweeps(err):
+            # A SIGINT in the interpreter's own start-up, before Python runs a line of sweeps
+            # (the first ~0.05 s): its KeyboardInterrupt traceback is Python's, as for any
+            # program (README, "Resume, crashes and signals").
+            outcome.where = "interpreter start-up"
+        elif "Traceback" in err:
             # Where it was raised: the last frame's line and the exception's.
             tb = err[err.index("Traceback"):].strip().splitlines()
             frames = [line.strip() for line in tb if line.strip().startswith("File ")]

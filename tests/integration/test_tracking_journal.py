@@ -78,41 +78,6 @@ def few_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
 
-def test_writes_wait_while_the_store_is_away_and_go_in_when_it_answers(
-        workdir: Path, few_retries: None) -> None:
-    """A real ``mlflow server``: down when the client writes, up when it settles."""
-    from tests.integration.test_tracking_server import MlflowServer
-
-    server = MlflowServer(workdir)
-    server.start()
-    try:
-        client = MlflowClient(server.url)
-        experiment_id = client.create_experiment("outage")
-        journaled = JournaledClient(client, Journal(workdir / "j" / "tracking-journal.jsonl",
-                                                    server.url), patience_s=600)
-        server.kill()
-        started = time.monotonic()
-        run = journaled.create_run(experiment_id, run_name="trial-001")
-        assert run.info.run_id.startswith("journal-")
-        for epoch in range(3):
-            journaled.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0, epoch, epoch)])
-        journaled.set_terminated(run.info.run_id, "FINISHED")
-        assert journaled.waiting == 5
-        # Only the first write waited out MLflow's retries; the others went to the journal.
-        assert time.monotonic() - started < 15
-        server.start()
-        journaled.settle()
-        assert journaled.waiting == 0
-        (found,) = client.search_runs([experiment_id])
-        assert found.info.status == "FINISHED"
-        assert [m.step for m in client.get_metric_history(found.info.run_id, "loss")] == [0, 1, 2]
-        # A write after the outage naming the placeholder reaches the real run.
-        journaled.set_tag(run.info.run_id, "after", "yes")
-        assert client.get_run(found.info.run_id).data.tags["after"] == "yes"
-    finally:
-        server.kill()
-
-
 def test_past_the_patience_a_write_raises_what_the_store_said(
         workdir: Path, few_retries: None) -> None:
     from tests.integration.test_tracking_server import MlflowServer
