@@ -112,13 +112,14 @@ def run_workers(spec_ref: str, settings: Sequence[str], spec: SweepSpec, *, work
     from sweeps.engines.optuna_study import open_storage
     from sweeps.runner import default_storage
     from sweeps.session import resolve_tracking_uri
-    from tracking.store import open_client
+    from tracking.store import open_client, store_errors
 
     tracking_uri = resolve_tracking_uri(spec)
     storage = spec.tuner.settings[TunerKind.OPTUNA]["storage"] or default_storage(
         tracking_uri, work_dir)
     study_name = sweep_id(spec)
-    open_client(tracking_uri).search_experiments(max_results=1)  # the MLflow schema, once
+    with store_errors(tracking_uri, "cannot open the MLflow store"):
+        open_client(tracking_uri).search_experiments(max_results=1)  # the schema, once
     _prepare_study(open_storage(storage), study_name, resume=resume, overwrite=overwrite)
 
     command = [sys.executable, "-m", "sweeps", "worker", spec_ref, "--work-dir", str(work_dir),
