@@ -17,6 +17,9 @@ Nothing is written twice. A run created during the outage gets a placeholder id
 keep the timestamps they were logged with, and MLflow skips a metric whose key, step,
 timestamp and value it already holds, so a replayed batch adds nothing the first try wrote.
 
+A journal is this sweep's own state, like keras-tuner's and Optuna's files beside it: its
+entries are pickled MLflow entities, so replay only journals your own sweeps wrote.
+
     client = JournaledClient(open_client(uri), Journal(state_dir / JOURNAL_NAME, uri), 1800)
     client.log_batch(run_id, metrics=[...])     # direct, or journaled during an outage
     client.settle()                              # replayed, or the outage outlasted patience
