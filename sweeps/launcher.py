@@ -120,7 +120,8 @@ def run_workers(spec_ref: str, settings: Sequence[str], spec: SweepSpec, *, work
     study_name = sweep_id(spec)
     with store_errors(tracking_uri, "cannot open the MLflow store"):
         open_client(tracking_uri).search_experiments(max_results=1)  # the schema, once
-    _prepare_study(open_storage(storage), study_name, resume=resume, overwrite=overwrite)
+    opened = open_storage(storage)  # once: checked before the workers, read after them
+    _prepare_study(opened, study_name, resume=resume, overwrite=overwrite)
 
     command = [sys.executable, "-m", "sweeps", "worker", spec_ref, "--work-dir", str(work_dir),
                *(f"--set={text}" for text in [*settings, "tuner.kind=optuna",
@@ -134,7 +135,7 @@ def run_workers(spec_ref: str, settings: Sequence[str], spec: SweepSpec, *, work
           + (f"; GPUs {', '.join(g or '-' for g in gpus)}" if any(gpus) else ""),
           file=stream, flush=True)
     codes = _run_all(command, labels, host, gpus, stream)
-    run_id = _sweep_run_id(open_storage(storage), study_name)
+    run_id = _sweep_run_id(opened, study_name)
     return WorkersResult(exit_code=_exit_code(codes, stream), storage=storage,
                          study_name=study_name, returncodes=codes, sweep_run_id=run_id)
 
