@@ -165,7 +165,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     spec = _spec_from(args)
-    from sweeps.plan import format_plan, plan_sweep
+    from sweeps.planning.plan import format_plan, plan_sweep
 
     print(format_plan(plan_sweep(spec, quiet=not args.verbose)))
     return 0

@@ -171,8 +171,8 @@ class ConsoleReporter(SweepObserver):
                         f"{format(theirs, '.4f') if theirs is not None else '-':>10}")
 
     def _baselines(self, event: SweepEnded) -> None:
-        """The uplift over the builder's defaults and a linear model (sweeps.baselines)."""
-        from sweeps.uplift import uplift_lines
+        """The uplift over the builder's defaults and a linear model (sweeps.final.baselines)."""
+        from sweeps.final.uplift import uplift_lines
 
         found = event.baselines
         for line in uplift_lines(event.test_metrics, found.metrics, self.metric, found.what):

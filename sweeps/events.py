@@ -129,12 +129,12 @@ class SweepEnded:
     best_model: Any = None
     #: Why there is no test evaluation (no test set, weights elsewhere), if there is none.
     test_note: str | None = None
-    #: With ``final.retrain``: how the final model was made (sweeps.final_fit.FinalFit).
+    #: With ``final.retrain``: how the final model was made (sweeps.final.fit.FinalFit).
     final_fit: Any = None
     #: With ``final.retrain``: the best trial's own model on the test set, for comparison
     #: (``test_metrics`` are then the final fit's).
     best_trial_test_metrics: Mapping[str, float] = field(default_factory=dict)
-    #: The baselines tested beside the final model (sweeps.uplift.Baselines), if any.
+    #: The baselines tested beside the final model (sweeps.final.uplift.Baselines), if any.
     baselines: Any = None
 
 

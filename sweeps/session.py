@@ -49,13 +49,13 @@ class SweepResult:
     #: Its Model Registry version and whether it became the champion (``registered_model``
     #: ``.champion_uri`` is ``models:/<name>@champion``); None if not registered.
     registered_model: Any = None
-    #: With ``final.retrain``: how the final model was made (:class:`~sweeps.final_fit.
+    #: With ``final.retrain``: how the final model was made (:class:`~sweeps.final.fit.
     #: FinalFit`), and the best trial's own model and test metrics, for comparison.
     final_fit: Any = field(default=None, repr=False)
     best_trial_model: Any = field(default=None, repr=False)
     best_trial_test_metrics: dict[str, float] = field(default_factory=dict)
     #: The builder's defaults and a linear model, tested beside the final model
-    #: (:class:`~sweeps.uplift.Baselines`; ``final.baselines``), or None.
+    #: (:class:`~sweeps.final.uplift.Baselines`; ``final.baselines``), or None.
     baselines: Any = None
 
     @property
@@ -109,7 +109,7 @@ class Session:
         #: The builder's default values, when the search was given them as its first trial.
         self.defaults: dict[str, Any] = {}
         #: The trial whose configuration the final model has: the best, or the defaults
-        #: kept over it (sweeps.baselines.defaults_kept); set when the sweep finishes.
+        #: kept over it (sweeps.final.baselines.defaults_kept); set when the sweep finishes.
         self.chosen: TrialRecord | None = None
 
     def start(self, *, quiet: bool) -> None:
@@ -192,7 +192,7 @@ class Session:
         defaults = self._defaults_record()
         kept = None
         if best is not None and defaults is not None and len(self.spec.objectives) == 1:
-            from sweeps.baselines import defaults_kept
+            from sweeps.final.baselines import defaults_kept
 
             kept = defaults_kept(best, defaults, self.spec.objective)
             if kept is not None:
@@ -215,7 +215,7 @@ class Session:
         final = None
         executions = self.spec.validation.folds * self.spec.training.executions_per_trial
         if best is not None and self.spec.final.retrains(len(self.dataset.x_train), executions):
-            from sweeps.final_fit import retrain
+            from sweeps.final.fit import retrain
 
             final = retrain(self.spec, self.dataset, engine, best.trial_id)
         best_trial_metrics: dict[str, float] = {}
@@ -228,7 +228,7 @@ class Session:
             note = no_test_set(self.dataset)
         baselines = None
         if final_model is not None and self.spec.final.baselines and self.dataset.has_test:
-            from sweeps.baselines import train_baselines
+            from sweeps.final.baselines import train_baselines
 
             baselines = train_baselines(self.spec, self.builder, self.declared, self.dataset,
                                         self._evaluate,
@@ -256,7 +256,7 @@ class Session:
         which leaves a search that has trials as it is), when the sweep tests them as a
         baseline."""
         if self.spec.final.baselines and self.dataset.has_test:
-            from sweeps.baselines import default_values
+            from sweeps.final.baselines import default_values
 
             self.defaults = default_values(self.builder, self.declared)
             engine.start_with(self.defaults)
@@ -274,7 +274,7 @@ class Session:
     @staticmethod
     def _defaults_run(engine: Engine, defaults: TrialRecord | None,
                       best: TrialRecord | None) -> Any:
-        from sweeps.baselines import DefaultsRun
+        from sweeps.final.baselines import DefaultsRun
 
         if defaults is None:
             return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sweeps.events import SweepEnded
-from sweeps.uplift import DEFAULTS, LINEAR, metric_key
+from sweeps.final.uplift import DEFAULTS, LINEAR, metric_key
 from tracking import tags as T
 
 __all__ = ["final_model_tags", "final_fit_metrics", "final_fit_params", "best_trial_test_metrics",
@@ -59,7 +59,7 @@ def best_trial_test_metrics(event: SweepEnded) -> dict[str, float]:
 
 
 def baseline_metrics(event: SweepEnded) -> dict[str, float]:
-    """``baseline_<name>_test_<metric>`` for each baseline tested (sweeps.baselines)."""
+    """``baseline_<name>_test_<metric>`` for each baseline tested (sweeps.final.baselines)."""
     found = event.baselines
     if found is None:
         return {}

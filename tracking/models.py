@@ -156,7 +156,7 @@ class TestResult:
     direction: Direction
     value: float | None  # None: no test set (or the model did not report the metric)
     digest: str | None = None  # of the test set, so values compare only on the same data
-    #: The builder's default hyperparameters on the same metric (sweeps.baselines): a model
+    #: The builder's default hyperparameters on the same metric (sweeps.final.baselines): a model
     #: that loses to them never becomes champion (one that equals them is them: the
     #: defaults won the search).
     defaults: float | None = None

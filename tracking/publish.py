@@ -19,8 +19,8 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from sweeps.events import SweepEnded, SweepStarted
+from sweeps.final.uplift import DEFAULTS
 from sweeps.metrics import Direction, direction_of
-from sweeps.uplift import DEFAULTS
 from tracking import tags as T
 from tracking.context import TrackerContext, log
 from tracking.final_fit import final_fit_params

@@ -21,9 +21,9 @@ import matplotlib
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
+from sweeps.final.uplift import DEFAULTS, LINEAR, uplift_lines
 from sweeps.metrics import Direction
 from sweeps.trials import TrialRecord
-from sweeps.uplift import DEFAULTS, LINEAR, uplift_lines
 from tracking import plots
 from tracking import tags as T
 from tracking.queries import SweepRuns, metric_history, to_optuna_study

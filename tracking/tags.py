@@ -56,14 +56,14 @@ FINAL_FIT_TIME = "final_fit_time_s"
 #: Before a test metric's name: the best trial's own model, beside the final fit's
 #: (``best_trial_test_accuracy`` beside ``test_accuracy``).
 BEST_TRIAL_PREFIX = "best_trial_"
-# The baselines tested beside the final model (sweeps.baselines): metrics
+# The baselines tested beside the final model (sweeps.final.baselines): metrics
 # ``baseline_default_test_<metric>`` and ``baseline_linear_test_<metric>``; tags that say what
 # each baseline was (the default hyperparameters; the linear model and its regularisation).
 BASELINE_PREFIX = "baseline_"
 BASELINE_DEFAULT = "sweeps.baseline_default"
 BASELINE_LINEAR = "sweeps.baseline_linear"
 #: Why the final model has the defaults' configuration although a trial scored better
-#: (the one-standard-error rule of sweeps.baselines.defaults_kept).
+#: (the one-standard-error rule of sweeps.final.baselines.defaults_kept).
 DEFAULTS_KEPT = "sweeps.defaults_kept"
 
 # Trial runs

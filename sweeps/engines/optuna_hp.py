@@ -39,7 +39,7 @@ class OptunaHyperParameters:
         #: Active values, as keras-tuner's ``HyperParameters.values``.
         self.values: dict[str, Any] = {}
         #: The ``default=`` each declaration gave (Optuna's samplers ignore them; the
-        #: defaults baseline, :mod:`sweeps.baselines`, trains them).
+        #: defaults baseline, :mod:`sweeps.final.baselines`, trains them).
         self.defaults: dict[str, Any] = {}
         self._declared: set[str] = set()  # every name seen, active or not
         self._conditions: list[tuple[str, tuple[Any, ...]]] = []

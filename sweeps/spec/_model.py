@@ -212,7 +212,7 @@ class FinalSpec:
     #: validation slice is a large share of what there is to learn from.
     retrain: bool | None = None
     #: True: the builder's default hyperparameters (trained as a trial) and, for a table of
-    #: features, a linear model are tested beside the final model (:mod:`sweeps.baselines`).
+    #: features, a linear model are tested beside the final model (:mod:`sweeps.final.baselines`).
     baselines: bool = True
     #: The epoch count of the final fit found as the Keras Tuner tutorial finds it: the
     #: best hyperparameters trained up to this many epochs with validation (EarlyStopping),

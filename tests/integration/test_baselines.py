@@ -13,12 +13,12 @@ from mlflow.tracking import MlflowClient
 
 import sweeps
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam
-from sweeps.baselines import DefaultsTrial, linear_baseline
 from sweeps.data import load_dataset
 from sweeps.engines.optuna_hp import OptunaHyperParameters
+from sweeps.final.baselines import DefaultsTrial, linear_baseline
+from sweeps.final.uplift import compared_metric, uplift, uplift_lines
 from sweeps.metrics import Direction
 from sweeps.spec import DataSpec
-from sweeps.uplift import compared_metric, uplift, uplift_lines
 from tracking import tags as T
 from tracking.models import TestResult, _decide
 
@@ -165,7 +165,7 @@ def test_the_defaults_are_the_searchs_first_trial_and_then_the_baseline(
 
 
 def test_the_defaults_stay_unless_beaten_beyond_one_standard_error_of_the_folds() -> None:
-    from sweeps.baselines import defaults_kept
+    from sweeps.final.baselines import defaults_kept
     from sweeps.spec import ObjectiveSpec
     from sweeps.trials import TrialRecord
 
@@ -191,7 +191,7 @@ def test_the_defaults_stay_unless_beaten_beyond_one_standard_error_of_the_folds(
 
 def test_the_reason_the_defaults_were_kept_is_a_tag_of_the_sweep_run() -> None:
     from sweeps.events import SweepEnded
-    from sweeps.uplift import Baselines
+    from sweeps.final.uplift import Baselines
     from tracking.final_fit import baseline_tags
 
     kept = "trial 4 beat the defaults (trial 1) by 0.3 val_mae over 5 fits, within one ..."

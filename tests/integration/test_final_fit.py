@@ -89,7 +89,7 @@ def test_hyperband_retrains_for_the_epochs_of_its_chain_of_rounds(tracking_uri: 
     # (the best trial need not be a continued one: each is checked through the engine).
     from sweeps.engines.keras_tuner import KerasTunerEngine
     from sweeps.events import Broadcast
-    from sweeps.plan import prepare
+    from sweeps.planning.plan import prepare
 
     spec = load_spec("mnist_mlp", [*TINY, *settings])
     _, builder, declared, _ = prepare(spec)

@@ -10,7 +10,7 @@ import pytest
 
 from sweeps.cli import main
 from sweeps.events import Broadcast
-from sweeps.plan import hyperband_schedule, prepare
+from sweeps.planning.plan import hyperband_schedule, prepare
 from sweeps.spec import load_spec
 
 HYPERBAND_ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)->(\d+)\s+(\d+)\s+(\d+)$",

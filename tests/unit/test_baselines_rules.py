@@ -1,4 +1,4 @@
-"""The rules of sweeps.baselines that need no training: when the defaults stay the final
+"""The rules of sweeps.final.baselines that need no training: when the defaults stay the final
 configuration (the one-standard-error rule over paired folds), and which values the defaults
 are (built with the bundled mlp, not trained)."""
 
@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from hypermodels.space import ChoiceParam, FixedParam, FloatParam, IntParam
-from sweeps.baselines import default_values, defaults_kept
 from sweeps.events import TrialStatus
+from sweeps.final.baselines import default_values, defaults_kept
+from sweeps.final.uplift import uplift
 from sweeps.spec import Direction, ObjectiveSpec, load_spec
 from sweeps.training.lifecycle import TrialLifecycle
 from sweeps.trials import TrialBook, TrialRecord
-from sweeps.uplift import uplift
 from tests.unit.tiny import TWO_CONFIGURATIONS, building, prepared, tiny_spec
 
 MAE = ObjectiveSpec("val_mae", Direction.MIN)

@@ -2,7 +2,7 @@
 
 Each oracle is driven as a Tuner drives it (``create_trial``, ``update_trial`` for every
 epoch, ``end_trial``) with made-up metric values and no model, until it stops creating
-trials. What it handed out is compared with :func:`sweeps.plan.hyperband_schedule` and with
+trials. What it handed out is compared with :func:`sweeps.planning.plan.hyperband_schedule` and with
 :attr:`KerasTunerEngine.planned_trials`.
 """
 
@@ -22,7 +22,7 @@ import pytest
 
 from sweeps.engines.keras_tuner import KerasTunerEngine
 from sweeps.events import Broadcast
-from sweeps.plan import Stage, hyperband_schedule
+from sweeps.planning.plan import Stage, hyperband_schedule
 from tests.unit.tiny import TWO_CONFIGURATIONS, prepared, tiny_spec
 
 

@@ -18,7 +18,7 @@ import pytest
 from sweeps.engines.keras_tuner import KerasTunerEngine
 from sweeps.errors import SweepsError
 from sweeps.events import Broadcast
-from sweeps.plan import hyperband_schedule
+from sweeps.planning.plan import hyperband_schedule
 from tests.unit.tiny import prepared, tiny_spec
 
 RUNNING = kt.engine.trial.TrialStatus.RUNNING

@@ -52,12 +52,12 @@ _PREPARED: dict[str, tuple[Any, Any, Any]] = {}
 
 
 def prepared(spec: SweepSpec) -> tuple[Any, Any, Any]:
-    """The data, builder and checked space of ``spec``'s first build (:func:`sweeps.plan.prepare`).
+    """The data, builder and checked space of ``spec``'s first build (:func:`sweeps.planning.plan.prepare`).
 
     Made once per data, space and hypermodel options in a process: callers must not change
     them.
     """
-    from sweeps.plan import prepare
+    from sweeps.planning.plan import prepare
 
     key = json.dumps([spec.data.digest, spec.to_dict()["search_space"],
                       dict(spec.hypermodel.options), spec.task], sort_keys=True, default=str)

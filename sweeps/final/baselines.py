@@ -14,7 +14,7 @@ search is over, two baselines are tested on the same test set as the final model
     found = train_baselines(spec, builder, declared, dataset, session.evaluate)
     found.metrics["default"]["test_mae"]                 # logged as baseline_default_test_mae
 
-How the comparison reads ("tuned vs defaults: ...") is :mod:`sweeps.uplift`.
+How the comparison reads ("tuned vs defaults: ...") is :mod:`sweeps.final.uplift`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sweeps.final.uplift import DEFAULTS, LINEAR, Baselines
 from sweeps.task import TaskKind
-from sweeps.uplift import DEFAULTS, LINEAR, Baselines
 
 if TYPE_CHECKING:
     import numpy as np
@@ -203,7 +203,7 @@ def _defaults_trial(spec: SweepSpec, data: Dataset, evaluate: Any, run: Defaults
                     retrained: bool) -> dict[str, float] | None:
     import keras
 
-    from sweeps.final_fit import retrain
+    from sweeps.final.fit import retrain
 
     if retrained:
         fit = retrain(spec, data, run.engine, run.trial_id)
@@ -220,7 +220,7 @@ def _train_defaults(spec: SweepSpec, builder: Builder, declared: DeclaredSpace,
                     retrained: bool) -> tuple[dict[str, float] | None, Mapping[str, Any]]:
     import keras
 
-    from sweeps.final_fit import fit_on_all
+    from sweeps.final.fit import fit_on_all
     from sweeps.training import Trainer, checkpoint_monitor
 
     hp = defaults_hp(declared)

@@ -2,7 +2,7 @@
 say it ("tuned vs defaults: test_mae 44.1 vs 47.3 (6.8 % lower, better)").
 
 The names and the comparison only: a leaf that tracking and the console read, apart from the
-training of the baselines (:mod:`sweeps.baselines`)::
+training of the baselines (:mod:`sweeps.final.baselines`)::
 
     uplift_lines(final_test_metrics, baselines.metrics, "val_mae")
 """
@@ -31,7 +31,7 @@ class Baselines:
     #: Why a baseline is missing (no test set, not a table), by name.
     notes: Mapping[str, str] = field(default_factory=dict)
     #: Why the defaults are the final configuration although a trial scored better
-    #: (:func:`sweeps.baselines.defaults_kept`), if they are.
+    #: (:func:`sweeps.final.baselines.defaults_kept`), if they are.
     kept: str | None = None
 
     def value(self, name: str, metric: str) -> float | None:

@@ -3,10 +3,10 @@
 The trial schedule (Hyperband's brackets and rounds from keras-tuner's own arithmetic, else
 ``max_trials`` trials of at most ``max_epochs`` epochs), the range of model sizes the search
 space spans and an estimate of the wall time, from timing the smallest and largest model on
-the real training data (:mod:`sweeps.sizing`). Nothing is logged or written: no MLflow run,
+the real training data (:mod:`sweeps.planning.sizing`). Nothing is logged or written: no MLflow run,
 no tracking store, no state folder::
 
-    from sweeps.plan import format_plan, plan_sweep
+    from sweeps.planning.plan import format_plan, plan_sweep
     print(format_plan(plan_sweep(load_spec("mnist_mlp", ["data.subset=600"]))))
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweeps import runtime
 from sweeps.backend import load_backend
-from sweeps.sizing import TYPICAL_DRAWS, Sized, measure_models
+from sweeps.planning.sizing import TYPICAL_DRAWS, Sized, measure_models
 from sweeps.spec import SweepSpec, TunerKind
 
 if TYPE_CHECKING:
