@@ -16,6 +16,8 @@ import yaml
 
 from sweeps import __version__, runtime
 from sweeps.api import OVERRIDES
+from sweeps.board import add_arguments as add_board_arguments
+from sweeps.board import tensorboard
 from sweeps.compare import add_arguments as add_compare_arguments
 from sweeps.compare import compare
 from sweeps.errors import SpecError, SweepInterrupted, SweepsError
@@ -132,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="compare trials of sweeps from MLflow: table, CSV/Markdown, plots"))
     add_ui_arguments(commands.add_parser(
         "ui", help="start the MLflow UI on this machine (127.0.0.1) and print its URL"))
+    add_board_arguments(commands.add_parser(
+        "tensorboard", help="write a sweep's TensorBoard logs (scalars, HParams) from MLflow"))
     return parser
 
 
@@ -255,6 +259,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(args)
     if args.command == "compare":
         return compare(args)
+    if args.command == "tensorboard":
+        return tensorboard(args)
     if args.command == "recheck":
         return _recheck(args)
     return _run(args)

@@ -22,6 +22,7 @@ from sweeps.backend import load_backend
 from sweeps.console import ConsoleReporter
 from sweeps.events import Broadcast, SweepEnded, SweepStarted, TrialStatus
 from sweeps.spec import SweepSpec
+from sweeps.state import spec_hash
 from sweeps.trials import TrialBook, TrialRecord
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ def resolve_tracking_uri(spec: SweepSpec) -> str:
 
 class Session:
     def __init__(self, spec: SweepSpec, stream: TextIO | None = None,
-                 work_dir: Path | None = None) -> None:
+                 work_dir: Path | None = None, *, shared: bool = False) -> None:
+        """``shared``: other processes run trials of this sweep too (a worker's session)."""
         from sweeps.data import load_dataset
         from sweeps.paths import check_usable
         from tracking import MlflowTracker
@@ -99,6 +101,11 @@ class Session:
         self.tracking_uri = resolve_tracking_uri(spec)
         check_usable(self.tracking_uri, work_dir)
         self.tracker = MlflowTracker(self.tracking_uri, spec.tracking.experiment)
+        #: ``tracking.tensorboard``: where the live TensorBoard logs go (the sweep's folder,
+        #: which --overwrite replaces; every worker with this work dir writes there).
+        self.shared = shared
+        self.tensorboard_dir = (Path(work_dir or ".sweeps") / spec.name / spec_hash(spec)
+                                / "tensorboard")
         self.test_metrics: dict[str, float] = {}
         #: The final model (the final fit's, or the best trial's) and the best trial's own.
         self.best_model: Any = None
@@ -143,7 +150,15 @@ class Session:
         self.declared = declare_space(self.builder, spec, data, space)
         self.book = TrialBook(spec.objective)
         self.console = ConsoleReporter(self.book, self.stream)
-        self.observer = Broadcast([self.book, self.tracker, self.console])
+        observers = [self.book, self.tracker, self.console]
+        if spec.tracking.tensorboard:
+            from tracking.tensorboard import TensorBoardObserver
+
+            # Workers each see their own trials: the experiment config, which needs every
+            # trial's values, is left to the dashboard's inference (or `sweeps tensorboard`).
+            observers.append(TensorBoardObserver(self.tensorboard_dir,
+                                                 experiment_config=not self.shared))
+        self.observer = Broadcast(observers)
 
     def started(self, engine: Engine, **extra: Any) -> None:
         """Announce the sweep (``extra``: resume or join details of :class:`SweepStarted`)."""
@@ -153,6 +168,8 @@ class Session:
             data_source=data.source, data_sizes=data.sizes, task=data.task,
             compiled_by=self.declared.compiled_by, dataset=data, **extra,
         ))
+        if self.spec.tracking.tensorboard:
+            self.console.note(f"TensorBoard: tensorboard --logdir {self.tensorboard_dir}")
 
     @contextlib.contextmanager
     def guarded(self) -> Iterator[None]:

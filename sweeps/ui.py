@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["add_arguments", "serve", "start_ui", "free_port"]
+__all__ = ["add_arguments", "serve", "start_server", "start_ui", "free_port"]
 
 #: mlflow.environment_variables.MLFLOW_SERVER_ENABLE_JOB_EXECUTION (named here: this module
 #: is imported by the CLI's quick commands, which never import MLflow).
@@ -43,30 +43,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_ui(tracking_uri: str, host: str = "127.0.0.1", port: int = 0,
              timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], str]:
     """Start the MLflow UI; return the process and its URL once it answers."""
+    port = port or free_port(host)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+               "--host", host, "--port", str(port), "--workers", "1"]
+    return start_server(command, f"http://{host}:{port}", "/health", "the MLflow UI",
+                        env={"MLFLOW_LOGGING_LEVEL": "WARNING", _JOB_EXECUTION: "false"},
+                        timeout_s=timeout_s)
+
+
+def start_server(command: list[str], url: str, health: str, name: str, *,
+                 env: dict[str, str] | None = None,
+                 timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a web server (``command``); return the process and ``url`` once ``health``
+    answers 200. Exiting or not answering in time is a RuntimeError naming ``name``."""
     import urllib.request  # here, not at the top: the CLI's quick commands import this module
 
-    port = port or free_port(host)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-         "--host", host, "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING",
-             _JOB_EXECUTION: "false"},
-    )
-    url = f"http://{host}:{port}"
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"the MLflow UI exited at start-up: {error.strip()[-2000:]}")
+            raise RuntimeError(f"{name} exited at start-up: {error.strip()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}{health}", timeout=2) as response:
                 if response.status == 200:
                     return proc, url
         except OSError:
             time.sleep(0.5)
     proc.terminate()
-    raise RuntimeError(f"the MLflow UI did not answer at {url} within {timeout_s:.0f} s")
+    raise RuntimeError(f"{name} did not answer at {url} within {timeout_s:.0f} s")
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ def run_worker(spec: SweepSpec, *, work_dir: Path, stream: TextIO | None = None,
 
 def _work(spec: SweepSpec, storage: str, work_dir: Path, stream: TextIO | None,
           quiet: bool, name: str) -> SweepResult:
-    session = Session(spec, stream, work_dir)
+    session = Session(spec, stream, work_dir, shared=True)
     try:
         return _work_in(session, storage, work_dir, quiet, name)
     finally:

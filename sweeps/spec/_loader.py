@@ -184,6 +184,7 @@ def _sweep(root: Node, default_name: str, objects: Mapping[str, Any]) -> SweepSp
         register_model=_registered_name(tracking_node, name),
         patience_minutes=tracking_node.number("patience_minutes", 30.0, minimum=0,
                                               maximum=7 * 24 * 60),
+        tensorboard=tracking_node.boolean("tensorboard", False),
     )
     tracking_node.finish()
     root.finish()

@@ -192,6 +192,10 @@ class TrackingSpec:
     #: How long a sweep trains on through a tracking-store outage, its writes journaled,
     #: before it stops (``tracking.patience_minutes``).
     patience_minutes: float = 30.0
+    #: ``tracking.tensorboard``: TensorBoard logs written while the sweep runs, under its
+    #: folder (``<work_dir>/<name>/<hash>/tensorboard``); ``sweeps tensorboard`` writes the
+    #: same from MLflow at any time.
+    tensorboard: bool = False
 
 
 #: Training examples up to which ``final.retrain: auto`` retrains the best configuration on
@@ -291,7 +295,8 @@ class SweepSpec:
             "seed": self.seed,
             "tracking": {"experiment": self.tracking.experiment, "uri": self.tracking.uri,
                          "register_model": self.tracking.register_model or False,
-                         "patience_minutes": self.tracking.patience_minutes},
+                         "patience_minutes": self.tracking.patience_minutes,
+                         "tensorboard": self.tracking.tensorboard},
         }
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import optuna
 from mlflow.tracking import MlflowClient
 
+from sweeps.cli import main
+from tests.integration.test_tensorboard import check_against_mlflow, same_scalars
+
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--tuner", "optuna", "--max-trials", "5", "--max-epochs", "2",
          "--set", "data.subset=600", "--set", "search_space.units={min: 16, max: 32, step: 16}",
@@ -34,7 +37,7 @@ def _runs(workdir: Path) -> tuple[list, list]:
 
 
 def test_three_workers_run_the_budget_once_under_one_sweep_run(workdir: Path) -> None:
-    proc = _sweeps(*SMALL, "--workers", "3")
+    proc = _sweeps(*SMALL, "--workers", "3", "--set", "tracking.tensorboard=true")
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, out + err
     assert "Traceback" not in out + err and "Warning" not in out + err
@@ -50,6 +53,13 @@ def test_three_workers_run_the_budget_once_under_one_sweep_run(workdir: Path) ->
     workers = {r.data.tags["sweeps.worker"] for r in trials}
     assert workers <= {f"{os.uname().nodename}/w{i}" for i in (1, 2, 3)} and len(workers) >= 2
     assert out.rstrip().endswith(f"sweep run {parents[0].info.run_id}")
+
+    # TensorBoard: every worker wrote its trials live into the sweep's folder; the export
+    # from MLflow has the same scalars, and the HParams data of every trial.
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    assert main(["tensorboard", "mnist_mlp", "--logdir", "tb", "--tracking-uri", uri]) == 0
+    check_against_mlflow(workdir / "tb", uri, "mnist_mlp")
+    same_scalars(next(workdir.glob(".sweeps/mnist_mlp/*/tensorboard")), workdir / "tb")
 
     # The same command again is refused in one line, and --resume finds nothing left to do.
     again = _sweeps(*SMALL, "--workers", "3")
