@@ -73,8 +73,11 @@ def is_epoch_metric(key: str) -> bool:
 
 
 #: A trial's status as the HParams plugin's session status; a running trial has none yet.
+#: Pruned and killed trials are "unknown", not "aborted": the dashboard offers no filter
+#: for aborted sessions and so never shows them, and a pruned trial's values are worth
+#: seeing beside the others.
 _SESSION_STATUS = {TrialStatus.COMPLETED: "STATUS_SUCCESS", TrialStatus.FAILED: "STATUS_FAILURE",
-                   TrialStatus.PRUNED: "STATUS_ABORTED", TrialStatus.KILLED: "STATUS_ABORTED"}
+                   TrialStatus.PRUNED: "STATUS_UNKNOWN", TrialStatus.KILLED: "STATUS_UNKNOWN"}
 
 
 class BoardWriter:

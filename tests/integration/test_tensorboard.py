@@ -107,7 +107,7 @@ def check_against_mlflow(logdir: Path, uri: str, experiment: str) -> None:
         values = {k: value_of(v) for k, v in data["start"].hparams.items()}
         assert values == {k: pytest.approx(float(v)) if v.replace(".", "", 1).replace(
             "e-", "", 1).isdigit() else v for k, v in run.data.params.items()}
-        status = {"COMPLETED": "STATUS_SUCCESS", "PRUNED": "STATUS_ABORTED",
+        status = {"COMPLETED": "STATUS_SUCCESS", "PRUNED": "STATUS_UNKNOWN",
                   "FAILED": "STATUS_FAILURE"}[run.data.tags["sweeps.trial_status"]]
         assert api_pb2.Status.Name(data["end"].status) == status
         names |= set(values)
