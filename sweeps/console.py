@@ -1,11 +1,14 @@
 """What a person sees while a sweep runs: one line per trial, then a summary.
 
-On a terminal a live status line (rich) shows the running trial, its epoch, the best so far
-and the elapsed time; in logs (CI, a pipe) only the plain per-trial lines appear.
+On a terminal a live status line (rich) shows the running trial, its epoch, the best so far,
+the elapsed time and an estimate of the time left; in a Jupyter notebook the same line is a
+display updated in place (IPython's display handles, no widgets needed); in logs (CI, a pipe)
+only the plain per-trial lines appear.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, TextIO
 
@@ -35,6 +38,31 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def in_notebook(stream: TextIO) -> bool:
+    """True when ``stream`` is the standard output of a Jupyter kernel (IPython already
+    imported by the kernel: nothing is imported here to find out)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or stream is not sys.stdout:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class _NotebookStatus:
+    """The status line as one notebook display, updated in place."""
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+
+    def update(self, text: str) -> None:
+        from IPython.display import Pretty, display
+
+        if self._handle is None:
+            self._handle = display(Pretty(text), display_id=True)
+        else:
+            self._handle.update(Pretty(text))
+
+
 def _params(record: TrialRecord) -> str:
     return " ".join(f"{k}={format_value(v)}" for k, v in record.params.items())
 
@@ -52,7 +80,11 @@ class ConsoleReporter(SweepObserver):
         self._start = time.monotonic()
         self._live: Any = None
         self._console: Any = None
-        if stream.isatty() if live is None else live:
+        self._notebook: _NotebookStatus | None = None
+        self._done = 0
+        if live is None and in_notebook(stream):
+            self._notebook = _NotebookStatus()
+        elif stream.isatty() if live is None else live:
             from rich.console import Console
             from rich.live import Live
 
@@ -67,6 +99,8 @@ class ConsoleReporter(SweepObserver):
             print(text, file=self.stream, flush=True)
 
     def _status(self, text: str) -> None:
+        if self._notebook is not None:
+            self._notebook.update(text)
         if self._live is not None:
             from rich.text import Text
 
@@ -81,7 +115,7 @@ class ConsoleReporter(SweepObserver):
         self._status(self._status_line(event.number, None, None))
 
     def epoch_ended(self, event: EpochEnded) -> None:
-        if self._live is not None:
+        if self._live is not None or self._notebook is not None:
             self._status(self._status_line(self._trial, event.epoch + 1,
                                            event.metrics.get(self.metric)))
 
@@ -92,8 +126,16 @@ class ConsoleReporter(SweepObserver):
                  f"epoch {epoch}/{self.max_epochs}" if epoch else "building",
                  f"{self.metric} {format_value(value)}" if value is not None else "",
                  f"best {format_value(best.objective)}" if best else "best -",
-                 _clock(time.monotonic() - self._start)]
+                 _clock(time.monotonic() - self._start), self._time_left()]
         return " · ".join(p for p in parts if p)
+
+    def _time_left(self) -> str:
+        """The time left if the trials to come take as long as the finished ones did, on
+        average (a rough guide: Hyperband's later trials train for more epochs)."""
+        if not self.planned or not self._done or self._done >= self.planned:
+            return ""
+        elapsed = time.monotonic() - self._start
+        return f"about {_clock(elapsed / self._done * (self.planned - self._done))} left"
 
     def close(self) -> None:
         if self._live is not None and self._live.is_started:
@@ -127,6 +169,7 @@ class ConsoleReporter(SweepObserver):
             self._print(f"note: {event.recovery_note}")
 
     def trial_ended(self, event: TrialEnded) -> None:
+        self._done += 1
         record = self.book.records[event.trial_id]
         total = f"/{self.planned}" if self.planned else ""
         best = self.book.best()
@@ -182,6 +225,12 @@ class ConsoleReporter(SweepObserver):
 
     def sweep_ended(self, event: SweepEnded) -> None:
         top = self.book.top(5)
+        if self._notebook is not None:  # the display stays: make it say the sweep is over
+            best = self.book.best()
+            self._notebook.update(" · ".join([
+                f"done: {len(self.book.completed())} trials completed",
+                f"best {self.metric} {format_value(best.objective)}" if best else "no best",
+                _clock(time.monotonic() - self._start)]))
         self._print()
         if event.pareto_trial_ids:
             self._print(f"Pareto-optimal trials ({', '.join(o.metric for o in self.objectives)}):")

@@ -18,8 +18,10 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
-__all__ = ["add_arguments", "serve", "start_server", "start_ui", "free_port"]
+__all__ = ["add_arguments", "experiment_links", "serve", "start_server", "start_ui",
+           "free_port"]
 
 #: mlflow.environment_variables.MLFLOW_SERVER_ENABLE_JOB_EXECUTION (named here: this module
 #: is imported by the CLI's quick commands, which never import MLflow).
@@ -75,20 +77,42 @@ def start_server(command: list[str], url: str, health: str, name: str, *,
     raise RuntimeError(f"{name} did not answer at {url} within {timeout_s:.0f} s")
 
 
+def experiment_links(client: Any, url: str, limit: int = 20) -> list[tuple[str, str]]:
+    """``(experiment name, link)`` for each experiment holding sweeps, latest first: the
+    link opens its training runs. MLflow 3 starts a fresh browser in its GenAI view (the
+    GenAI / Model training switch lives in the browser's storage, not in the experiment);
+    ``workflowType=machine_learning`` in the link picks Model training, as the switch does."""
+    experiments = client.search_experiments(order_by=["last_update_time DESC"])
+    ids = [e.experiment_id for e in experiments]
+    with_sweeps = {r.info.experiment_id for r in client.search_runs(
+        ids, "tags.`sweeps.kind` = 'sweep'", max_results=5000)} if ids else set()
+    return [(e.name, f"{url}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
+            for e in experiments if e.experiment_id in with_sweeps][:limit]
+
+
 def serve(args: argparse.Namespace) -> int:
     import mlflow
 
     from sweeps import interrupts
     from sweeps.errors import SweepsError
-    from tracking.store import open_client
+    from tracking.store import open_client, store_errors
 
     uri = args.tracking_uri or mlflow.get_tracking_uri()
-    open_client(uri)  # a new sqlite store is created here, safely, not by the server beside a sweep
+    # A new sqlite store is created here, safely, not by the server beside a sweep.
+    client = open_client(uri)
     try:
         proc, url = start_ui(uri, args.host, args.port)
     except RuntimeError as exc:
         raise SweepsError(str(exc)) from None
     print(f"MLflow UI for {uri} at {url}  (Ctrl-C to stop)", flush=True)
+    try:
+        with store_errors(uri, "cannot read the MLflow store"):
+            links = experiment_links(client, url)
+    except SweepsError:
+        proc.terminate()
+        raise
+    for name, link in links:
+        print(f"  {name}: {link}", flush=True)
     try:
         with interrupts.handled():  # SIGTERM stops the UI too, never orphaning the server
             proc.wait()

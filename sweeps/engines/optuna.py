@@ -66,7 +66,10 @@ class OptunaEngine(Engine):
             sampler = "nsga2"  # the default sampler of a multi-objective sweep
         # Optuna prunes on one intermediate value; a Pareto search has several objectives.
         pruner = "none" if self.multi or spec.objective.metric == "params" else options["pruner"]
-        self.pruning = pruner != "none"
+        # Each epoch's objective is reported to the study whenever Optuna takes one (a single
+        # objective read per epoch), pruner or not: optuna-dashboard and Optuna's
+        # intermediate-value plots read them, and Optuna's NopPruner never prunes.
+        self.reporting = not self.multi and spec.objective.metric != "params"
         self.storage_url = storage
         #: This worker's label on its trial runs (``sweeps.worker``); None: not a worker.
         self.worker = worker
@@ -238,11 +241,11 @@ class OptunaEngine(Engine):
                 if not plan.single:
                     lifecycle.execution_started(plan.label(n))
                 pruning = ([KerasPruningCallback(trial, spec.objective.metric)]
-                           if self.pruning and plan.single else [])
+                           if self.reporting and plan.single else [])
                 self.trainer.train(hp, {**inputs, **plan.fit_data(n)}, before=[reporter],
                                    after=[checkpoint, *pruning],
                                    run_label=f"{trial_id}/execution{n}")
-                if self.pruning and not plan.single:
+                if self.reporting and not plan.single:
                     # Several fits: pruned on the running mean of their best values, one
                     # step per fit (the pruners compare trials at equal steps).
                     trial.report(lifecycle.objective_values()[0], step=n)

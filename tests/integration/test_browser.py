@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeps.ui import start_ui
+from sweeps.ui import experiment_links, start_ui
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -48,7 +48,12 @@ def test_ui_shows_the_sweep_run_and_its_trial_runs(store: Path, tmp_path: Path) 
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     try:
-        driver.get(f"{url}/#/experiments/{experiment.experiment_id}/runs")
+        # A fresh browser profile: MLflow 3 would open its GenAI view; the link `sweeps ui`
+        # prints opens the experiment's training runs.
+        links = dict(experiment_links(client, url))
+        assert links["model_sizes"].endswith(
+            f"/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning")
+        driver.get(links["model_sizes"])
         wait_for(driver, sweep_run.info.run_name)
         assert "5 matching runs" in driver.find_element("tag name", "body").text
         cell = driver.find_element(

@@ -1,6 +1,6 @@
 """A user's own builder and data, from a spec and from Python, under every engine.
 
-The README's "Tune your own model" files are extracted from README.md and run as written.
+The docs' "Tune your own model" files are extracted from docs/own-model.md and run as written.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import sweeps
 from sweeps.cli import main
 from tracking import tags as T
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "own-model.md"
 
 
 def readme_files() -> dict[str, str]:
-    """``<!-- file: NAME -->`` followed by a fenced block: the README's example files."""
-    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", README.read_text(), re.S)
+    """``<!-- file: NAME -->`` followed by a fenced block: the page's example files."""
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", PAGE.read_text(), re.S)
     return dict(blocks)
 
 
