@@ -152,13 +152,12 @@ def test_each_engine_s_sweep_exports_and_writes_live_the_same(
     check_against_mlflow(workdir / "tb", tracking_uri, "mnist_mlp")
 
 
-def test_serve_shows_every_trial_in_the_hparams_dashboard(workdir: Path,
-                                                          tracking_uri: str) -> None:
-    spec = load_spec("mnist_mlp", [*TINY, *ENGINES["optuna"]])
-    with open(os.devnull, "w") as quiet:
-        run_sweep(spec, work_dir=workdir / ".sweeps", stream=quiet)
+def test_serve_shows_every_trial_in_the_hparams_dashboard(store: Path, tmp_path: Path) -> None:
+    # The shared store's Optuna sweep of mnist_mlp (4 trials), logged without TensorBoard.
+    assert not list((store / ".sweeps").glob("*/*/tensorboard"))  # off by default
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeps", "tensorboard", "mnist_mlp", "--serve"],
+        [sys.executable, "-m", "sweeps", "tensorboard", "mnist_mlp", "--serve",
+         "--tracking-uri", f"sqlite:///{store / 'mlflow.db'}", "--logdir", str(tmp_path / "tb")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
@@ -175,7 +174,7 @@ def test_serve_shows_every_trial_in_the_hparams_dashboard(workdir: Path,
                 "STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]}).encode())
         with urllib.request.urlopen(request, timeout=30) as response:
             groups = json.load(response)["sessionGroups"]
-        assert sorted(g["name"] for g in groups) == ["trial_001", "trial_002"]
+        assert sorted(g["name"] for g in groups) == [f"trial_00{n}" for n in range(1, 5)]
         for group in groups:
             assert {"depth", "learning_rate"} <= set(group["hparams"])
             assert any(m["name"]["tag"] == "best_val_accuracy" for m in group["metricValues"])
@@ -186,16 +185,12 @@ def test_serve_shows_every_trial_in_the_hparams_dashboard(workdir: Path,
     assert proc.returncode == 0, proc.stderr.read()
 
 
-def test_an_unknown_sweep_is_one_line(workdir: Path, tracking_uri: str) -> None:
-    spec = load_spec("mnist_mlp", [*TINY, *ENGINES["random"], "tuner.max_trials=1",
-                                   "tracking.tensorboard=false"])
-    with open(os.devnull, "w") as quiet:
-        run_sweep(spec, work_dir=workdir / ".sweeps", stream=quiet)
-    assert not list((workdir / ".sweeps").glob("*/*/tensorboard"))  # off by default
-    proc = subprocess.run([sys.executable, "-m", "sweeps", "tensorboard", "no_such_sweep"],
-                          capture_output=True, text=True,
+def test_an_unknown_sweep_is_one_line(store: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sweeps", "tensorboard", "no_such_sweep",
+                           "--tracking-uri", f"sqlite:///{store / 'mlflow.db'}"],
+                          capture_output=True, text=True, cwd=store,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error: no sweep named 'no_such_sweep' in this MLflow store"]
-    assert not Path("tensorboard").exists()
+    assert not (store / "tensorboard").exists()
