@@ -10,7 +10,8 @@ into a temp MLflow store, then writes into ``--out``:
 - ``mlflow_switch.png``: the MLflow UI's home page in a fresh browser profile (GenAI view,
   with its GenAI / Model training switch).
 
-and into ``--shots`` the screenshots to look at before a release: TensorBoard's scalars, the experiment link ``sweeps ui`` prints, and the built docs' front page.
+and into ``--shots`` the screenshots to look at before a release: TensorBoard's scalars,
+the experiment link ``sweeps ui`` prints, and the built docs' front page.
 Needs MNIST offline ($SWEEPS_DATA_DIR) or online, Chromium with chromedriver, and selenium.
 """
 
