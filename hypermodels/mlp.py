@@ -36,7 +36,7 @@ class MLP(Hypermodel):
     by up to that fraction of its height and width (Keras's ``RandomTranslation``, empty
     pixels black): an MLP has no notion of neighbouring pixels, and seeing digits a pixel or
     two off is what lifts it from about 98.6 % to 99 % on MNIST for the same epochs and
-    nearly the same time per epoch (README, "Performance"). The layer is part of the model
+    nearly the same time per epoch (docs/benchmarks.md). The layer is part of the model
     and passes images through unchanged at inference.
     """
 

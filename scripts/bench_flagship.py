@@ -7,7 +7,7 @@ Runs ``python -m sweeps run SPEC --seed S`` once per seed, each in its own proce
 directory and sqlite MLflow store (so no run can see another's state), and prints per seed the
 wall time, peak memory of the sweep's process, the best trial's validation objective and the
 final model's test metric read back from MLflow; then min, median and max over the seeds.
-Figures quoted in the README come from this script. MNIST must be offline ($SWEEPS_DATA_DIR)
+Figures in docs/benchmarks.md come from this script. MNIST must be offline ($SWEEPS_DATA_DIR)
 or downloadable.
 """
 

@@ -14,7 +14,7 @@ far against seconds since its run started, the time it first reached ``--target`
 engine the median over seeds and the speed-up against random search. A plot of every
 curve goes onto each sweep run (``time_to_target/best_so_far.png``).
 
-The default benchmark (3 engines x 3 seeds x 6 minutes, the README's table) takes an hour of
+The default benchmark (3 engines x 3 seeds x 6 minutes, docs/benchmarks.md's table) takes an hour of
 a 2-core CPU; a sweep's first minutes do not depend on its budget (the budget only stops it),
 so a longer one adds higher targets, not other times to these. ``--subset 6000
 --budget-minutes 2 --seeds 1 --target 0.95`` shows it working in minutes.

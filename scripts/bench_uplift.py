@@ -10,7 +10,7 @@ sqlite store (bench_flagship's runner). With ``data.shuffle`` the seed also draw
 train/validation/test split, so each seed is another split; the baselines are tested on the
 same split as the tuned model (the sweep trains and tests them itself, ``final.baselines``).
 Prints each seed's three figures and which baseline the tuned model beat, then the medians
-and the number of seeds it won. Figures in the README come from this script.
+and the number of seeds it won. Figures in docs/benchmarks.md come from this script.
 """
 
 from __future__ import annotations

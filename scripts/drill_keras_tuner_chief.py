@@ -8,7 +8,7 @@ oracle, workers over gRPC, ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` /
 whose epochs take 2 s (a sleep), worker ``tuner1`` is killed with SIGKILL during its first
 trial, and the script watches for ``--watch`` seconds which processes end, then prints every
 trial's status from the tuner's folder. This is why ``sweeps run --workers`` runs only Optuna's
-shared study (README, "Several workers").
+shared study (docs/resume-and-workers.md).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ signal. What must hold, every time:
 A signal that arrives after the sweep has exited is counted apart, as "too late". Prints one
 line per signal (the engine, the signal, where it landed, the exit code, the statuses) and a
 summary; exits 1 if anything above failed. ``tests/integration/test_signal_drill.py`` runs a
-few of these; the README quotes this script's figures. Needs MNIST offline
+few of these; docs/benchmarks.md quotes this script's figures. Needs MNIST offline
 ($SWEEPS_DATA_DIR) or online.
 """
 
@@ -194,7 +194,7 @@ def drill(tuner: str, ref: Reference, at: float, sig: signal.Signals, resume: bo
         if "Traceback" in err and _before_sweeps(err):
             # A SIGINT in the interpreter's own start-up, before Python runs a line of sweeps
             # (the first ~0.05 s): its KeyboardInterrupt traceback is Python's, as for any
-            # program (README, "Resume, crashes and signals").
+            # program (docs/resume-and-workers.md).
             outcome.where = "interpreter start-up"
         elif "Traceback" in err:
             # Where it was raised: the last frame's line and the exception's.

@@ -70,7 +70,7 @@ def run_workers(spec: str | Path, *, workers: int, work_dir: str | Path = ".swee
                 stream: TextIO | None = None, quiet: bool = True,
                 **overrides: Any) -> WorkersResult:
     """Run a sweep on ``workers`` processes of this machine, one Optuna study between them
-    (``python -m sweeps run SPEC --workers N``; README, "Several workers").
+    (``python -m sweeps run SPEC --workers N``; docs/resume-and-workers.md).
 
     ``spec`` is a bundled spec's name or a YAML path (each worker loads it again); the
     keywords are :func:`run`'s. Returns each worker's exit status and the sweep run's id.

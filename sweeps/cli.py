@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds per configuration for --recheck (default 3)")
     run.add_argument("--workers", type=_count, default=1, metavar="N",
                      help="run the sweep on N worker processes of this machine, one Optuna study "
-                          "(one GPU each where GPUs are visible; README, \"Several workers\")")
+                          "(one GPU each where GPUs are visible; docs/resume-and-workers.md)")
     run.add_argument("-v", "--verbose", action="store_true", help="log more detail")
 
     recheck = commands.add_parser(

@@ -70,8 +70,8 @@ def refusal(spec: SweepSpec) -> str | None:
     settings = _OPTUNA_EQUIVALENT[spec.tuner.kind]
     return (f"--workers runs Optuna's shared study, not keras-tuner's {spec.tuner.kind.value}: "
             "keras-tuner's distributed chief waits forever for a worker that died; run the same "
-            f"search as `--tuner optuna {settings} --workers N` (README, \"Several "
-            "workers\")")
+            f"search as `--tuner optuna {settings} --workers N` (docs/resume-and-workers.md, "
+            "\"Several workers on one sweep\")")
 
 
 def visible_gpus(environ: dict[str, str] | None = None) -> list[str]:

@@ -44,7 +44,7 @@ BEST_RUN_ID = "sweeps.best_run_id"
 PARETO_TRIALS = "sweeps.pareto_trials"
 TEST_NOTE = "sweeps.test_note"
 
-# The sweep run's final model (README, "Final fit")
+# The sweep run's final model (docs/tasks.md, "Final fit")
 FINAL_MODEL = "sweeps.final_model"  # which model was logged: FINAL_RETRAINED or FINAL_BEST_TRIAL
 FINAL_RETRAINED = "retrained"  # final.retrain: the best hyperparameters on train + validation
 FINAL_BEST_TRIAL = "best_trial"  # the best trial's own model

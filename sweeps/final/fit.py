@@ -1,5 +1,5 @@
 """The final fit: the best hyperparameters trained again, from scratch, on training plus
-validation data (``final: {retrain: true}``; README, "Final fit").
+validation data (``final: {retrain: true}``; docs/tasks.md, "Final fit").
 
 Once the search has chosen, the validation slice has done its job, and a model trained on it
 as well sees more examples: the last step of the Keras Tuner tutorial. With no validation data

@@ -1,5 +1,5 @@
 """The limits every spec is checked against (``MAX_*``), in one place for the loader and the
-section parsers alike; README, "Sweep specs", lists them in a table.
+section parsers alike; docs/data.md lists them in a table.
 """
 
 from __future__ import annotations

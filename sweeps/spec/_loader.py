@@ -2,7 +2,7 @@
 
 Validation happens here, once, before anything is trained or logged; errors are
 :class:`SpecError` naming the file, the key path, what was expected and what was found.
-Every number must be finite and within the bounds in ``_limits`` (README, "Sweep specs").
+Every number must be finite and within the bounds in ``_limits`` (docs/data.md lists them).
 
 Each section is parsed in a module named for it (``_data_section``, ``_hypermodel_section``,
 ``_training_section``, ``_final``); this one reads the text and assembles the whole.

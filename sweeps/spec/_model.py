@@ -206,7 +206,7 @@ SMALL_DATA = 10_000
 
 @dataclass(frozen=True)
 class FinalSpec:
-    """What makes the sweep's final model once the search is over (README, "Final fit")."""
+    """What makes the sweep's final model once the search is over (docs/tasks.md, "Final fit")."""
 
     #: True: the best hyperparameters are trained again from scratch on training plus
     #: validation data, for as many epochs as the best trial's weights had, and that model is

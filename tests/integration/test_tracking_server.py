@@ -107,7 +107,7 @@ def test_server_away_mid_sweep_the_sweep_trains_on_and_ends_without_resume(
     try:
         _wait_for(mlflow_server, sweep, (1, 1))  # one trial done, the second training
         mlflow_server.kill()
-        time.sleep(30)  # trials end meanwhile (the README's figure is for 60 s)
+        time.sleep(30)  # trials end meanwhile (the figure in docs/resume-and-workers.md: 60 s)
         mlflow_server.start()  # the same store and port
         _, err = sweep.communicate(timeout=600)
     finally:
