@@ -60,9 +60,8 @@ def tensorboard(args: argparse.Namespace) -> int:
 
 
 def _serve(logdir: Path, host: str, port: int) -> int:
-    from sweeps import interrupts
     from sweeps.errors import SweepsError
-    from sweeps.ui import free_port, start_server
+    from sweeps.ui import free_port, serve_until_stopped, start_server
 
     port = port or free_port(host)
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
@@ -72,10 +71,4 @@ def _serve(logdir: Path, host: str, port: int) -> int:
     except RuntimeError as exc:
         raise SweepsError(str(exc)) from None
     print(f"TensorBoard for {logdir} at {url}  (Ctrl-C to stop)", flush=True)
-    try:
-        with interrupts.handled():  # SIGTERM stops TensorBoard too, never orphaning it
-            proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
-    return 0
+    return serve_until_stopped(proc)

@@ -20,8 +20,8 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["add_arguments", "experiment_links", "serve", "start_server", "start_ui",
-           "free_port"]
+__all__ = ["add_arguments", "experiment_links", "serve", "serve_until_stopped", "start_server",
+           "start_ui", "free_port"]
 
 #: mlflow.environment_variables.MLFLOW_SERVER_ENABLE_JOB_EXECUTION (named here: this module
 #: is imported by the CLI's quick commands, which never import MLflow).
@@ -93,7 +93,6 @@ def experiment_links(client: Any, url: str, limit: int = 20) -> list[tuple[str, 
 def serve(args: argparse.Namespace) -> int:
     import mlflow
 
-    from sweeps import interrupts
     from sweeps.errors import SweepsError
     from tracking.store import open_client, store_errors
 
@@ -113,8 +112,16 @@ def serve(args: argparse.Namespace) -> int:
         raise
     for name, link in links:
         print(f"  {name}: {link}", flush=True)
+    return serve_until_stopped(proc)
+
+
+def serve_until_stopped(proc: subprocess.Popen[bytes]) -> int:
+    """Wait on a server started by :func:`start_server` until Ctrl-C or SIGTERM, then stop
+    it: the server never outlives the command that started it."""
+    from sweeps import interrupts
+
     try:
-        with interrupts.handled():  # SIGTERM stops the UI too, never orphaning the server
+        with interrupts.handled():
             proc.wait()
     except KeyboardInterrupt:
         proc.terminate()

@@ -124,14 +124,17 @@ class BoardWriter:
             hp.hparams(dict(values), trial_id=folder, start_time_secs=start_time_s)
         self._writer(folder).flush()
 
-    def epoch(self, folder: str, step: int, metrics: Mapping[str, float]) -> None:
+    def epoch(self, folder: str, step: int, metrics: Mapping[str, float], *,
+              flush: bool = True) -> None:
+        """One epoch's metrics; ``flush=False`` leaves them buffered (an export writes a
+        trial's whole history, and closing its writers flushes it once)."""
         touched = set()
         for key, value in metrics.items():
             group, tag = epoch_scalar(key)
             with self._writer(folder, group).as_default():
                 self._tf.summary.scalar(tag, float(value), step=step)
             touched.add((folder, group))
-        for parts in touched:
+        for parts in touched if flush else ():
             self._writer(*parts).flush()
 
     def final_values(self, folder: str, metrics: Mapping[str, float]) -> None:
@@ -225,10 +228,13 @@ def export_sweep(client: Any, sweep_run: Any, logdir: Path) -> Exported:
             values = {k: _hparam_value(param_value(v)) for k, v in run.data.params.items()}
             sessions.append(values)
             board.session_started(folder, values, (run.info.start_time or 0) / 1000)
+            by_step: dict[int, dict[str, float]] = {}
             for key in [k for k in run.data.metrics if is_epoch_metric(k)]:
                 epoch_keys.add(key)
                 for metric in client.get_metric_history(run.info.run_id, key):
-                    board.epoch(folder, metric.step, {key: metric.value})
+                    by_step.setdefault(metric.step, {})[key] = metric.value
+            for step, metrics in sorted(by_step.items()):
+                board.epoch(folder, step, metrics, flush=False)
             final = {k: v for k, v in run.data.metrics.items() if not is_epoch_metric(k)}
             final_keys.update(final)
             board.final_values(folder, final)
