@@ -97,7 +97,7 @@ def _run(session: Session, state: SweepState, replaced: SweepState | None, work_
         assert session.tracker.parent_run_id is not None
         state.record_run(session.tracker.parent_run_id, session.tracking_uri)
         try:
-            engine.search(session.dataset)
+            engine.search(session.plan)
         except SweepsError:
             session.require_completed()  # every trial failed: that is what to say, first
             raise

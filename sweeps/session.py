@@ -142,9 +142,9 @@ class Session:
         # a length scale reaches its bound: routine in a small search, not the user's concern.
         runtime.ignore_warnings(module="sklearn.gaussian_process")
         spec, data = self.spec, self.dataset
-        # Folds that the data cannot give are one error before anything is logged (the
-        # engines make the same plan again when they search).
-        ExecutionPlan.of(spec, data)
+        # Every trial's fits (folds, repeats), made once, before anything is logged: folds
+        # that the data cannot give are one error here. The engines search on this plan.
+        self.plan = ExecutionPlan.of(spec, data)
         self.context = build_context(spec, data)
         self.builder, space = make_builder(spec, self.context)
         self.declared = declare_space(self.builder, spec, data, space)

@@ -87,7 +87,7 @@ def _work_in(session: Session, storage: str, work_dir: Path, quiet: bool,
         # Every worker knows the defaults (whichever ends the sweep tests them); the study
         # takes them as its first trial once (enqueue_trial skips a duplicate).
         session.start_with_defaults(engine)
-        engine.search_as_worker(session.dataset)
+        engine.search_as_worker(session.plan)
         _wait_for_workers(engine, session)
         # Whoever claims the end first ends the sweep run, founder or not: the sweep still
         # ends if the founder died.
@@ -137,7 +137,7 @@ def _wait_for_workers(engine, session: Session) -> None:
             # restarting: waited for, as every storage call is).
             patiently(lambda: fail_stale_trials(engine.study))
         if engine.remaining_trials():
-            engine.search_as_worker(session.dataset)
+            engine.search_as_worker(session.plan)
         elif not engine.running_trials():
             return
         time.sleep(2.0)

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     import keras
 
     from sweeps.builders import Builder
-    from sweeps.data import Dataset
     from sweeps.declared import DeclaredSpace
+    from sweeps.executions import ExecutionPlan
 
 __all__ = ["Engine"]
 
@@ -53,8 +53,9 @@ class Engine(ABC):
         """How many trials the search will run, if the engine can tell in advance."""
 
     @abstractmethod
-    def search(self, data: Dataset) -> None:
-        """Run every trial; returns when the search is done."""
+    def search(self, plan: ExecutionPlan) -> None:
+        """Run every trial, each training as ``plan`` says on ``plan.data``; returns when the
+        search is done."""
 
     def load_model(self, trial_id: str) -> keras.Model:
         """The trained model of a completed trial, at its best epoch: the one still in

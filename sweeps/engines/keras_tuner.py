@@ -33,7 +33,6 @@ from sweeps.training.lifecycle import NonFiniteLoss, TrialLifecycle
 
 if TYPE_CHECKING:
     from sweeps.builders import Builder
-    from sweeps.data import Dataset
     from sweeps.declared import DeclaredSpace
 
 __all__ = ["KerasTunerEngine"]
@@ -285,12 +284,12 @@ class KerasTunerEngine(Engine):
                                   f"{oracle.hyperband_iterations} Hyperband iteration(s): "
                                   f"iteration {current} already started")
 
-    def search(self, data: Dataset) -> None:
-        self.tuner.hypermodel.steps_per_epoch = data.steps_per_epoch(
+    def search(self, plan: ExecutionPlan) -> None:
+        self.tuner.hypermodel.steps_per_epoch = plan.data.steps_per_epoch(
             self.spec.training.batch_size)
-        self.tuner.execution_plan = ExecutionPlan.of(self.spec, data)
+        self.tuner.execution_plan = plan
         try:
-            self.tuner.search(**self.trainer.inputs(data))
+            self.tuner.search(**self.trainer.inputs(plan.data))
         except RuntimeError as exc:
             if "consecutive failures" in str(exc):
                 raise SweepsError(f"the search stopped: {exc}".strip()) from None

@@ -46,7 +46,6 @@ from sweeps.training.lifecycle import NonFiniteLoss, TrialLifecycle
 
 if TYPE_CHECKING:
     from sweeps.builders import Builder
-    from sweeps.data import Dataset
     from sweeps.declared import DeclaredSpace
 
 __all__ = ["OptunaEngine"]
@@ -92,7 +91,6 @@ class OptunaEngine(Engine):
                 # A sampler seeded as before would draw its random start-up trials again
                 # (trial 4 of a resumed sweep = trial 1): seed it past the trials already run.
                 self.study.sampler = make_sampler(sampler, spec.seed + started)
-        self._plan: ExecutionPlan | None = None
         self.models_dir = work_dir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
@@ -105,12 +103,6 @@ class OptunaEngine(Engine):
         # trials (another worker's, a resumed one's) has had its first.
         if not self.study.get_trials(deepcopy=False):
             self.study.enqueue_trial(dict(values), skip_if_exists=True)
-
-    def plan(self, data: Dataset) -> ExecutionPlan:
-        """Every trial's fits (folds, repeats), made once per dataset."""
-        if self._plan is None or self._plan.data is not data:
-            self._plan = ExecutionPlan.of(self.spec, data)
-        return self._plan
 
     # -- budget and re-runs --------------------------------------------------------------
     @staticmethod
@@ -184,7 +176,7 @@ class OptunaEngine(Engine):
         earlier = sum(self._counts(t, retried) for t in trials if t.number < trial.number)
         return earlier >= (self.spec.tuner.max_trials or 0)
 
-    def search_as_worker(self, data: Dataset) -> None:
+    def search_as_worker(self, plan: ExecutionPlan) -> None:
         """Run trials of a shared study until its budget is used, beside other workers.
 
         Unlike :meth:`search`, never fails RUNNING trials: they may be other workers'.
@@ -197,7 +189,7 @@ class OptunaEngine(Engine):
                 trial.set_user_attr(SURPLUS, True)
                 self.study.stop()
                 raise _Surplus(f"trial {trial.number} is beyond max_trials")
-            return self._objective(trial, data)
+            return self._objective(trial, plan)
 
         def stop_when_spent(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
             if not self.remaining_trials():
@@ -213,13 +205,13 @@ class OptunaEngine(Engine):
     def interrupted_trial_ids(self) -> list[str]:
         return [str(number) for number in self.requeue_interrupted()]
 
-    def search(self, data: Dataset) -> None:
+    def search(self, plan: ExecutionPlan) -> None:
         remaining = self.remaining_trials()
         if remaining:
-            self.study.optimize(lambda trial: self._objective(trial, data), n_trials=remaining,
+            self.study.optimize(lambda trial: self._objective(trial, plan), n_trials=remaining,
                                 catch=(Exception,))
 
-    def _objective(self, trial: optuna.Trial, data: Dataset) -> Any:
+    def _objective(self, trial: optuna.Trial, plan: ExecutionPlan) -> Any:
         spec = self.spec
         trial_id = str(trial.number)
         retry_of = compat.retried_trial_number(trial)
@@ -231,12 +223,11 @@ class OptunaEngine(Engine):
                if RETRY_OF in trial.user_attrs else {}),
             **({"sweeps.worker": self.worker} if self.worker is not None else {}),
         })
-        plan = self.plan(data)
         try:
             hp = OptunaHyperParameters(trial, self.declared.narrowed)
             checkpoint = self._checkpoint(trial_id)  # the best epoch of every fit
             reporter = _EpochReporter(lifecycle, hp, self.builder.compiled_by)
-            inputs = self.trainer.inputs(data)
+            inputs = self.trainer.inputs(plan.data)
             for n in range(plan.count):
                 if not plan.single:
                     lifecycle.execution_started(plan.label(n))
