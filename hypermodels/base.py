@@ -67,14 +67,14 @@ class BuildContext:
                 variance=self.feature_variance, name="normalize")(inputs)
         return inputs
 
-    def head(self, x: Any) -> Any:
+    def head(self, x: Any, kernel_regularizer: Any = None) -> Any:
         """The task's output layer; for regression followed by the training targets' scale
         and offset, so that the last Dense layer learns standardised targets (the scale of
         ``y`` stops mattering to the learning rate and the initialisation) while the model,
         saved, predicts in the targets' own units."""
         import keras
 
-        out = self.task.head(x)
+        out = self.task.head(x, kernel_regularizer)
         if self.target_mean is None or self.target_std is None:
             return out
         # Plain floats for the usual single target: they serialise with the saved model.
@@ -113,6 +113,9 @@ class Hypermodel(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     default_space: ClassVar[Mapping[str, Param]]
+    #: Hyperparameters in the space only when a spec names them (``search_space: {l2: ...}``),
+    #: so that adding one changes no existing sweep's space (nor its identity on resume).
+    optional_space: ClassVar[Mapping[str, Param]] = {}
     default_options: ClassVar[Mapping[str, Scalar]] = {}
     #: Inclusive (min, max) of numeric options that have bounds; the spec loader checks them.
     option_bounds: ClassVar[Mapping[str, tuple[float, float]]] = {}
@@ -123,12 +126,34 @@ class Hypermodel(ABC):
             raise TypeError(f"{self.name} has no option(s) {sorted(unknown)}")
         self.options = {**self.default_options, **options}
 
+    @classmethod
+    def known_space(cls) -> dict[str, Param]:
+        """Every hyperparameter a spec may name: the defaults and the optional ones."""
+        return {**cls.default_space, **cls.optional_space}
+
+    @classmethod
+    def space_names(cls) -> str:
+        """``depth, units, ... (optional: l2)``: the names a spec may use, for messages."""
+        optional = [k for k in cls.optional_space if k not in cls.default_space]
+        return ", ".join(cls.default_space) + (f" (optional: {', '.join(optional)})"
+                                               if optional else "")
+
     def build(self, space: Space, context: BuildContext) -> keras.Model:
         import keras
 
         inputs = keras.Input(shape=context.input_shape, name="inputs")
         x = self.build_body(context.preprocess(inputs), space, context)
-        return keras.Model(inputs, context.head(x), name=self.name)
+        return keras.Model(inputs, context.head(x, self.kernel_regularizer(space)),
+                           name=self.name)
+
+    def kernel_regularizer(self, space: Space) -> Any:
+        """The penalty on the weights of the Dense layers, the output layer's included: L2
+        of strength ``l2`` where the space has it (an optional hyperparameter), else None."""
+        if "l2" not in space.params:
+            return None
+        import keras
+
+        return keras.regularizers.L2(space.value("l2"))
 
     @abstractmethod
     def build_body(self, inputs: Any, space: Space, context: BuildContext) -> Any:

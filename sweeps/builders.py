@@ -140,12 +140,13 @@ def _hypermodel_space(hypermodel: Hypermodel, spec: SweepSpec) -> dict[str, Para
     from hypermodels.space import param_to_dict
 
     space = dict(hypermodel.default_space)
+    known = hypermodel.known_space()
     for key, entry in spec.search_space.items():
-        if key not in space:
+        if key not in known:
             raise SpecError(spec.source, f"search_space.{key}", "not a hyperparameter of this "
-                            f"hypermodel; it has: {', '.join(space)}")
+                            f"hypermodel; it has: {hypermodel.space_names()}")
         if isinstance(entry, ParamOverride):
-            entry = parse_param({**param_to_dict(space[key]), **entry.fields},
+            entry = parse_param({**param_to_dict(known[key]), **entry.fields},
                                 f"search_space.{key}", spec.source)
         space[key] = entry
     return space

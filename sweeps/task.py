@@ -91,15 +91,15 @@ class Task:
         }
         return [built.get(name, name) for name in self.metric_names]
 
-    def head(self, x: Any) -> Any:
-        """The output layer of a bundled hypermodel: softmax, one sigmoid unit, or linear."""
+    def head(self, x: Any, kernel_regularizer: Any = None) -> Any:
+        """The output layer of a bundled hypermodel: softmax, one sigmoid unit, or linear
+        (its weights penalised by ``kernel_regularizer``, if given)."""
         import keras
 
-        if self.kind is TaskKind.MULTICLASS:
-            return keras.layers.Dense(self.num_classes, activation="softmax", name="output")(x)
-        if self.kind is TaskKind.BINARY:
-            return keras.layers.Dense(1, activation="sigmoid", name="output")(x)
-        return keras.layers.Dense(1, name="output")(x)
+        units, activation = {TaskKind.MULTICLASS: (self.num_classes, "softmax"),
+                             TaskKind.BINARY: (1, "sigmoid")}.get(self.kind, (1, None))
+        return keras.layers.Dense(units, activation=activation, name="output",
+                                  kernel_regularizer=kernel_regularizer)(x)
 
 
 def infer_task(labels: np.ndarray) -> TaskKind:

@@ -31,7 +31,7 @@ __all__ = ["ENTRY_POINT_GROUP"]
 ENTRY_POINT_GROUP = "sweeps.hypermodels"
 
 
-def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Mapping[str, Param] | None]:
+def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Any]:
     """The builder: bundled (its default space returned), an import path, an entry point, or
     an object from Python (``None`` returned: the builder declares its space in code)."""
     value = root.raw("hypermodel", None if obj is not None else MISSING)
@@ -63,7 +63,7 @@ def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Mapping[str, Para
             options[key] = found
         options_node.finish()
         node.finish()
-        return HypermodelSpec(name=name, options=options), cls.default_space
+        return HypermodelSpec(name=name, options=options), cls
     # A builder of the user's: its options go to its constructor (classes) as they are.
     options = dict(options_node.data)
     for key in options:
@@ -110,11 +110,12 @@ def _entry_point_names() -> set[str]:
 _PARAM_KEYS = ("type", "min", "max", "step", "log", "values", "value")
 
 
-def _search_space(node: Node, defaults: Mapping[str, Param] | None) -> dict[str, Any]:
-    """Bundled hypermodels: their defaults with the spec's entries applied. Builders that
-    declare their space in code: the spec's entries as given, checked once the builder has
-    declared its own (partial entries are merged then)."""
-    if defaults is None:
+def _search_space(node: Node, hypermodel: Any) -> dict[str, Any]:
+    """Bundled hypermodels (``hypermodel``, the class): their defaults with the spec's
+    entries applied, an optional hyperparameter joining only when the spec names it.
+    Builders that declare their space in code (``None``): the spec's entries as given,
+    checked once the builder has declared its own (partial entries are merged then)."""
+    if hypermodel is None:
         space: dict[str, Any] = {}
         for key in node.data:
             value = node.raw(key)
@@ -128,13 +129,14 @@ def _search_space(node: Node, defaults: Mapping[str, Param] | None) -> dict[str,
             else:
                 space[key] = _param(node, key, None)
         return space
-    space = dict(defaults)
+    space = dict(hypermodel.default_space)
+    known = hypermodel.known_space()
     for key in node.data:
-        if key not in defaults:
+        if key not in known:
             node.origin.fail(node.key_path(str(key)), "not a hyperparameter of this hypermodel"
-                             + suggestion(str(key), defaults)
-                             + f"; it has: {', '.join(defaults)}")
-        space[key] = _param(node, key, defaults[key])
+                             + suggestion(str(key), known)
+                             + f"; it has: {hypermodel.space_names()}")
+        space[key] = _param(node, key, known[key])
     return space
 
 

@@ -45,6 +45,22 @@ def test_sweeps_compiles_with_adam_on_inverse_time_decay() -> None:
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
 
 
+def test_l2_penalises_every_dense_layer_the_output_included_and_only_when_in_the_space() -> None:
+    values = {"depth": 2, "units_0": 16, "units_1": 8, "dropout": 0.0, "learning_rate": 0.01}
+    plain = MLP().build(FixedSpace(MLP.default_space, values), CONTEXT)
+    assert all(layer.kernel_regularizer is None for layer in plain.layers
+               if isinstance(layer, keras.layers.Dense))
+    space = {**MLP.default_space, **MLP.optional_space}
+    penalised = MLP().build(FixedSpace(space, {**values, "l2": 0.01}), CONTEXT)
+    dense = [layer for layer in penalised.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.kernel_regularizer.l2 for layer in dense] == pytest.approx([0.01] * 3)
+    # The penalty is in the loss: 0.01 * the sum of the squared kernels.
+    expected = sum(0.01 * float(np.sum(np.square(layer.kernel.numpy()))) for layer in dense)
+    assert float(sum(penalised.losses)) == pytest.approx(expected, rel=1e-5)
+    linear = MLP().build(FixedSpace(space, {**values, "depth": 0, "l2": 0.1}), CONTEXT)
+    assert dense_units(linear) == [10]  # depth 0: a regularised linear (softmax) model
+
+
 def test_shared_units_without_per_layer_option() -> None:
     values = {"depth": 3, "units": 8, "dropout": 0.1, "learning_rate": 0.001}
     model = MLP(units_per_layer=False).build(FixedSpace(MLP.default_space, values), CONTEXT)

@@ -25,7 +25,7 @@ def test_bundled_specs_load(name: str) -> None:
     assert spec.name == name
     assert spec.source == f"{name}.yaml (bundled)"
     hypermodel = __import__("hypermodels").get_hypermodel(spec.hypermodel.name)
-    assert set(spec.search_space) == set(hypermodel.default_space)
+    assert set(hypermodel.default_space) <= set(spec.search_space) <= set(hypermodel.known_space())
 
 
 def test_minimal_spec_takes_hypermodel_defaults() -> None:
@@ -45,6 +45,14 @@ def test_partial_override_keeps_default_type_and_other_keys() -> None:
     spec = parse_spec(MINIMAL + "search_space: {units: {max: 2048}, dropout: 0.25}\n", "my.yaml")
     assert spec.search_space["units"] == IntParam(128, 2048, 128)
     assert spec.search_space["dropout"] == FixedParam(0.25)
+
+
+def test_an_optional_hyperparameter_joins_the_space_only_when_named() -> None:
+    assert "l2" not in parse_spec(MINIMAL, "my.yaml").search_space  # no sweep's space changes
+    partial = parse_spec(MINIMAL + "search_space: {l2: {max: 0.01}}\n", "my.yaml")
+    assert partial.search_space["l2"] == FloatParam(1e-5, 0.01, log=True)  # mlp's optional one
+    assert parse_spec(MINIMAL + "search_space: {l2: 0.001}\n", "my.yaml").search_space["l2"] \
+        == FixedParam(0.001)
 
 
 def test_set_overrides_are_typed_as_yaml() -> None:
@@ -122,6 +130,12 @@ def test_resolved_spec_round_trips_through_yaml() -> None:
          "my.yaml: hypermodel.options.units_per_layer: expected bool like the default true, got 3"),
         (MINIMAL + "search_space: {unit: {type: int, min: 1, max: 2}}\n",
          'my.yaml: search_space.unit: not a hyperparameter of this hypermodel (did you mean "units"?)'),
+        (MINIMAL + "search_space: {l1: 0.01}\n",
+         "my.yaml: search_space.l1: not a hyperparameter of this hypermodel; it has: depth, units, "
+         "dropout, learning_rate (optional: l2)"),
+        ("data: {name: mnist}\nhypermodel: cnn\nsearch_space: {l2: 0.01}\n",
+         "my.yaml: search_space.l2: not a hyperparameter of this hypermodel; it has: blocks, filters, "
+         "kernel_size, units, dropout, learning_rate"),
         (MINIMAL + "search_space: {units: {type: int, min: 64, max: big}}\n",
          'my.yaml: search_space.units.max: expected an integer, got "big"'),
         (MINIMAL + "search_space: {units: {type: int, min: 64, max: 32}}\n",
