@@ -47,7 +47,11 @@ class MlflowServer:
              f"sqlite:///{self.db}", "--artifacts-destination", str(self.artifacts),
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING"})
+            # Tracking only: without MLflow's job-execution workers (a job runner and huey
+            # consumers for GenAI features, 8 more processes importing MLflow, ~1 GB), whose
+            # start-up would compete with the sweep for this machine's two cores.
+            env={**os.environ, "MLFLOW_LOGGING_LEVEL": "WARNING",
+                 "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "mlflow server exited at start-up"
