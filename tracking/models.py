@@ -41,8 +41,8 @@ from sweeps import runtime
 from sweeps.metrics import Direction
 from tracking import tags as T
 
-__all__ = ["Registration", "TestResult", "input_example", "keras_requirements", "log_keras_model",
-           "register"]
+__all__ = ["Registration", "TestResult", "input_example", "keras_only", "keras_requirements",
+           "log_keras_model", "register"]
 
 #: At most this many rows, and about this many values, go into a model's input example.
 _EXAMPLE_ROWS = 5
@@ -55,13 +55,43 @@ def input_example(x: Any) -> Any:
     return x[: max(1, min(_EXAMPLE_ROWS, _EXAMPLE_VALUES // per_row))]
 
 
+def keras_only(model: Any) -> bool:
+    """Whether every object the saved model names (its class, layers, initialisers, optimizer,
+    loss and metrics) is Keras's own: then it loads with Keras alone, whatever code built it.
+
+    A ``build_model(hp)`` that stacks Keras layers qualifies; a subclassed model, a custom
+    layer, loss or metric, or a ``Lambda`` (whose code may import anything) does not.
+    """
+    from keras.saving import serialize_keras_object
+
+    try:
+        config = serialize_keras_object(model)
+    except (NotImplementedError, TypeError, ValueError):
+        return False  # a layer of the user's without get_config: not Keras's alone
+
+    def keras_own(node: Any) -> bool:
+        if isinstance(node, dict):
+            name = node.get("class_name")
+            # Keras's encodings of values (a functional graph's "__keras_tensor__", arrays'
+            # "__numpy__", ...) name no module; a Lambda's code ("__lambda__") is the user's.
+            special = isinstance(name, str) and name.startswith("__") and name != "__lambda__"
+            module = "keras" if name is None or special else node.get("module")
+            return (isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+                    and all(keras_own(value) for value in node.values()))
+        if isinstance(node, (list, tuple)):
+            return all(keras_own(value) for value in node)
+        return True
+
+    return keras_own(config)
+
+
 def keras_requirements() -> list[str]:
-    """What a model built from Keras layers alone needs: Keras, its backend and NumPy, pinned
-    to the versions in this process.
+    """What a model built from Keras's own objects needs (:func:`keras_only`): Keras, its
+    backend and NumPy, pinned to the versions in this process.
 
     The same list MLflow's inference finds for such a model, without its cost: inference loads
     the saved model in a subprocess to see what it imports (6 to 9 s with TensorFlow, per sweep).
-    Models from the user's own code keep MLflow's inference, which can see their imports.
+    Models with code of the user's own keep MLflow's inference, which can see their imports.
     """
     import keras
 

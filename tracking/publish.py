@@ -28,6 +28,7 @@ from tracking.models import (
     Registration,
     TestResult,
     input_example,
+    keras_only,
     keras_requirements,
     log_keras_model,
     register,
@@ -45,9 +46,6 @@ class ModelPublisher:
         self._name = context.experiment  # the sweep's name, once it starts
         self._register_as: str | None = None
         self._example: Any = None
-        #: The final model's pip requirements: known for bundled hypermodels, else None
-        #: (MLflow infers them from what the user's model imports).
-        self._requirements: list[str] | None = None
         #: Set when the sweep ends with a model: ``models:/<model id>``, the registry's
         #: outcome (None if not registered), and one line for the console about both.
         self.model_uri: str | None = None
@@ -59,8 +57,6 @@ class ModelPublisher:
         spec = event.spec
         self._name = spec.name
         self._register_as = spec.tracking.register_model
-        if spec.hypermodel.bundled:
-            self._requirements = keras_requirements()
         if event.dataset is not None:
             self._example = input_example(event.dataset.sample(5)[0])
 
@@ -73,9 +69,12 @@ class ModelPublisher:
         if best_run_id is not None:  # the model page shows its hyperparameters
             params = self.context.client.get_run(best_run_id).data.params
         params = {**params, **final_fit_params(event)}  # a retrained model: how it was trained
+        # Known for a model of Keras's own objects (every bundled one, and most users'); else
+        # None: MLflow infers them from what the user's code imports.
+        requirements = keras_requirements() if keras_only(event.best_model) else None
         logged = log_keras_model(self.context.client, self.context.experiment_id, sweep_run_id,
                                  event.best_model, self._example, name=self._name,
-                                 params=params, pip_requirements=self._requirements)
+                                 params=params, pip_requirements=requirements)
         self.model_uri = f"models:/{logged.model_id}"
         return logged
 

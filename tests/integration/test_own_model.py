@@ -14,6 +14,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -21,6 +22,7 @@ from mlflow.tracking import MlflowClient
 import sweeps
 from sweeps.cli import main
 from tracking import tags as T
+from tracking.models import keras_requirements
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "own-model.md"
 
@@ -66,6 +68,12 @@ def test_readme_example_runs_under_every_engine(user_project, tracking_uri, tune
     assert {"test_auc", "test_accuracy", "test_loss"} <= set(parent.data.metrics)
     assert len(trials) == 3
     client = MlflowClient(tracking_uri)
+    # Keras layers alone: the model's requirements pinned as a bundled hypermodel's are, not
+    # inferred by MLflow (a subprocess that loads the model, 6-9 s).
+    (output,) = client.get_run(parent.info.run_id).outputs.model_outputs
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(
+        f"models:/{output.model_id}")).read_text().split()
+    assert {r for r in requirements if not r.startswith("mlflow")} == set(keras_requirements())
     for run in trials:
         params = run.data.params
         assert params["activation"] == "relu"  # fixed by the spec
