@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hypermodels import HYPERMODELS
+from hypermodels import HYPERMODELS, Hypermodel
 from hypermodels.space import (
     ChoiceParam,
     FixedParam,
@@ -31,9 +31,10 @@ __all__ = ["ENTRY_POINT_GROUP"]
 ENTRY_POINT_GROUP = "sweeps.hypermodels"
 
 
-def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, Any]:
-    """The builder: bundled (its default space returned), an import path, an entry point, or
-    an object from Python (``None`` returned: the builder declares its space in code)."""
+def _hypermodel(root: Node, obj: Any) -> tuple[HypermodelSpec, type[Hypermodel] | None]:
+    """The builder: bundled (its class returned, whose default and optional spaces the spec's
+    ``search_space`` is read against), an import path, an entry point, or an object from
+    Python (``None`` returned: the builder declares its space in code)."""
     value = root.raw("hypermodel", None if obj is not None else MISSING)
     if value is None:
         value = {}
@@ -110,7 +111,7 @@ def _entry_point_names() -> set[str]:
 _PARAM_KEYS = ("type", "min", "max", "step", "log", "values", "value")
 
 
-def _search_space(node: Node, hypermodel: Any) -> dict[str, Any]:
+def _search_space(node: Node, hypermodel: type[Hypermodel] | None) -> dict[str, Any]:
     """Bundled hypermodels (``hypermodel``, the class): their defaults with the spec's
     entries applied, an optional hyperparameter joining only when the spec names it.
     Builders that declare their space in code (``None``): the spec's entries as given,
